@@ -20,7 +20,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: "unit",
-          include: ["{protocol,edge-agent,central,grafana,deploy}/src/**/*.test.ts"],
+          include: ["{protocol,edge-agent,central,grafana,deploy}/src/**/*.test.ts", "test/**/*.test.ts"],
           environment: "node",
         },
       },
@@ -28,7 +28,11 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: "integration",
-          include: ["{protocol,edge-agent,central,grafana,deploy}/src/**/*.itest.ts", "test/**/*.itest.ts"],
+          include: [
+            "{protocol,edge-agent,central,grafana,deploy}/src/**/*.itest.ts",
+            "deploy/{ansible,compose}/**/*.itest.ts",
+            "test/**/*.itest.ts",
+          ],
           exclude: ["test/reliability/**"],
           environment: "node",
           globalSetup: ["test/setup/stack.ts"],

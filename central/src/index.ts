@@ -1,1 +1,10 @@
-export {};
+export * from "./central.js";
+export * from "./config.js";
+export { decodeRecord, POISON_REASONS, type PoisonReason } from "./consume/index.js";
+export * from "./detect/index.js";
+export * from "./emit/index.js";
+export * from "./errors.js";
+export { classifyInfluxError, createInfluxClient, type InfluxClient } from "./influx/client.js";
+export * from "./influx/points.js";
+export { createInfluxSink, type InfluxSink, type SinkBatch } from "./influx/sink.js";
+export * from "./merge/index.js";

@@ -1,1 +1,7 @@
-export {};
+export * from "./config.js";
+export * from "./endpoints.js";
+export * from "./errors.js";
+export * from "./influx.js";
+export * from "./provision/index.js";
+export * from "./smoke/index.js";
+export * from "./stack.js";

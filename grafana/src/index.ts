@@ -1,1 +1,11 @@
-export {};
+export * from "./alert-rules.js";
+export * from "./dashboard-queries.js";
+export * from "./dashboards/index.js";
+export { flattenPanels, validateDashboard } from "./dashboards/validate.js";
+export * from "./datasource.js";
+export * from "./errors.js";
+export { renderDashboardFiles, writeDashboardFiles } from "./generate.js";
+export * from "./influxql.js";
+export * from "./interpolate.js";
+export { DASHBOARDS_DIR, PROVISIONING_DIR } from "./paths.js";
+export * from "./provisioning.js";

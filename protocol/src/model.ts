@@ -45,6 +45,7 @@ export const REJECT_REASONS = [
   "bad_status", // status is not three digits
   "bad_number", // bytes or latency field is not a number or "-"
   "truncated", // the file ended (or was truncated) in the middle of a line
+  "too_old", // the line's window is older than the agent's retained horizon (see edge-agent windowHorizonMs)
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

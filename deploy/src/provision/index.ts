@@ -1,0 +1,2 @@
+export * from "./influx-database.js";
+export * from "./topic.js";

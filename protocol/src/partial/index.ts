@@ -1,0 +1,307 @@
+/**
+ * The window partial: what one agent knows about one (host, service, window, seq), small enough to
+ * ship every 10 s and mergeable across hosts and deliveries.
+ *
+ * ## Contents
+ * - `lines` (requests + rejects), `requests`, `bytes` (exact sums).
+ * - Exact counts per status code 0..999 (`statusCounts[code]`); status classes are derived
+ *   (100..599 → 1xx..5xx, anything else → "other").
+ * - Methods: at most `MAX_METHODS` (16) distinct names counted exactly; later new names (and names
+ *   longer than 24 characters) count as `OTHER`. A line without a request line counts as `-`.
+ * - Rejects by reason (`rejectCounts[i]` for `REJECT_REASONS[i]`).
+ * - `firstEventMs` / `lastEventMs`: min / max record time (+Infinity / -Infinity while empty).
+ * - Latency: HDR histogram in µs (1 µs .. 1 h, 3 significant digits, clamped above; see
+ *   sketch/latency.ts); `latencyMissing` counts requests whose format carries no duration.
+ * - Client IPs (`ips`) and URL paths without query (`urls`): a HeavyKeys table each (see
+ *   sketch/heavy-keys.ts). Exact counts while a window has at most `IP_CAPACITY` (2048) distinct IPs
+ *   / `URL_CAPACITY` (1024) distinct paths; beyond that a count-min sketch (4096 x 4) over all keys
+ *   plus that many heavy-hitter candidates. Keys are cut to 64 (IP) / 256 (path) characters; an empty
+ *   IP or path is not tracked.
+ * - URL scans: every IP entry also has a 404 count and a distinct-path counter (exact set of up to
+ *   16 path hashes, then a HyperLogLog with 256 registers, ±6.5 %), so central can find one IP that hit
+ *   ≥ N distinct paths across all hosts: merging takes the register max, so a path seen on two hosts
+ *   counts once.
+ *
+ * ## Error bounds
+ * With N = requests in the (merged) window, ε = e/4096 ≈ 0.066 % and δ = e^-4 ≈ 1.8 %:
+ * - While exact (≤ capacity distinct keys, also after merging): every count is exact.
+ * - In sketch mode: `estimateIpRequests` and every top-K count satisfy true ≤ reported ≤ true + εN
+ *   with probability ≥ 1 - δ per key. An IP with a share of traffic above εN plus the smallest
+ *   candidate count is always a candidate; in practice every IP with ≥ 1 % of traffic is one (tested).
+ * - Scan data of an IP first seen in sketch mode is a lower bound (counted from its promotion).
+ *
+ * ## Merge laws
+ * `mergePartial(into, from)` mutates `into` only. For everything exact (lines, requests, bytes, codes,
+ * methods while ≤ 16 distinct, rejects, first/last time, the HDR histogram, exact-mode IP / path
+ * tables, distinct-path counters) it is associative and commutative with `createPartial(key)` as the
+ * identity. Count-min sketches add element-wise (order-independent); sketch-mode candidate sets are
+ * merged commutatively (union, a side's count-min estimate added for a key it does not hold, top
+ * capacity kept) but not exactly associatively. The key of `into` is kept; keys are not compared
+ * (central merges partials of many hosts into a fleet partial).
+ *
+ * ## Cost and size (measured on this 2-core machine; see the wire module for sizes)
+ * See the figures recorded in `partial/bench.ts`'s header when run; `addRecord` stays well under
+ * the 0.5 µs/line aggregation budget on typical traffic.
+ *
+ * Memory is bounded whatever the input: fixed-size tables, keys cut to a maximum length, and at most
+ * one 256-byte register array per held IP.
+ */
+import {
+  type LogRecord,
+  type PartialKey,
+  REJECT_REASONS,
+  type RejectReason,
+  STATUS_CLASSES,
+  type StatusClass,
+} from "../model.js";
+import { compareStrings, HeavyKeys } from "../sketch/heavy-keys.js";
+import { hashString } from "../sketch/hash.js";
+import { LatencyHistogram } from "../sketch/latency.js";
+
+export const IP_CAPACITY = 2048;
+export const URL_CAPACITY = 1024;
+export const MAX_IP_LENGTH = 64;
+export const MAX_URL_LENGTH = 256;
+export const MAX_METHODS = 16;
+export const MAX_METHOD_LENGTH = 24;
+export const STATUS_CODE_LIMIT = 1000;
+export const OTHER_METHOD = "OTHER";
+export const NO_METHOD = "-";
+
+/** One partial. Fields are readable; change them only through the functions of this module. */
+export interface WindowPartial extends PartialKey {
+  lines: number;
+  requests: number;
+  bytes: number;
+  /** Earliest / latest record time; +Infinity / -Infinity while the partial holds no record. */
+  firstEventMs: number;
+  lastEventMs: number;
+  /** Requests per status code; index = code (0..999). */
+  readonly statusCounts: Float64Array;
+  /** Method names (at most MAX_METHODS, plus OTHER) and their counts, same index. */
+  readonly methods: string[];
+  readonly methodCounts: number[];
+  /** Rejected lines per reason; index = position in REJECT_REASONS. */
+  readonly rejectCounts: Float64Array;
+  readonly latency: LatencyHistogram;
+  /** Requests without a latency value (not in `latency`). */
+  latencyMissing: number;
+  readonly ips: HeavyKeys;
+  readonly urls: HeavyKeys;
+}
+
+export interface LatencySummaryMs {
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export interface ScanCandidate {
+  ip: string;
+  distinctUrls: number;
+  notFound: number;
+}
+
+export interface PartialSummary {
+  requests: number;
+  bytes: number;
+  statusClasses: Record<StatusClass, number>;
+  /** Non-zero codes only, keyed by the code's decimal text ("200"). */
+  statusCodes: Record<string, number>;
+  /** Null when no request carried a latency. */
+  latencyMs: LatencySummaryMs | null;
+  topIps: { ip: string; requests: number }[];
+  topUrls: { url: string; requests: number }[];
+  /** IPs by distinct URLs desc (then 404s desc, ip asc). */
+  scanCandidates: ScanCandidate[];
+  rejects: Record<RejectReason, number>;
+  lines: number;
+  /** Null while the partial holds no record. */
+  firstEventMs: number | null;
+  lastEventMs: number | null;
+}
+
+export interface SummarizeOptions {
+  /** Length of topIps / topUrls. */
+  topK: number;
+  /** Length of scanCandidates (default topK). */
+  scanLimit?: number;
+  /** Only IPs with at least this many distinct URLs are scan candidates (default 1). */
+  minDistinctUrls?: number;
+}
+
+export function createPartial(key: PartialKey): WindowPartial {
+  return {
+    host: key.host,
+    service: key.service,
+    windowStartMs: key.windowStartMs,
+    windowMs: key.windowMs,
+    seq: key.seq,
+    lines: 0,
+    requests: 0,
+    bytes: 0,
+    firstEventMs: Number.POSITIVE_INFINITY,
+    lastEventMs: Number.NEGATIVE_INFINITY,
+    statusCounts: new Float64Array(STATUS_CODE_LIMIT),
+    methods: [],
+    methodCounts: [],
+    rejectCounts: new Float64Array(REJECT_REASONS.length),
+    latency: new LatencyHistogram(),
+    latencyMissing: 0,
+    ips: new HeavyKeys({ capacity: IP_CAPACITY, trackScan: true }),
+    urls: new HeavyKeys({ capacity: URL_CAPACITY, trackScan: false }),
+  };
+}
+
+/** Folds one parsed request into the partial (the agent's hot path: no allocation in the common case). */
+export function addRecord(p: WindowPartial, rec: LogRecord): void {
+  p.lines++;
+  p.requests++;
+  p.bytes += rec.bytes;
+  const t = rec.timeMs;
+  if (t < p.firstEventMs) p.firstEventMs = t;
+  if (t > p.lastEventMs) p.lastEventMs = t;
+  const status = rec.status;
+  const code = status >= 0 && status < STATUS_CODE_LIMIT ? status : 0;
+  p.statusCounts[code]! += 1;
+  countMethod(p, rec.method === "" ? NO_METHOD : rec.method, 1);
+  if (rec.latencyUs >= 0) p.latency.record(rec.latencyUs);
+  else p.latencyMissing++;
+
+  let urlHash = 0;
+  let path = rec.path;
+  if (path !== "") {
+    if (path.length > MAX_URL_LENGTH) path = path.slice(0, MAX_URL_LENGTH);
+    urlHash = hashString(path);
+    p.urls.add(path, urlHash);
+  }
+  let ip = rec.ip;
+  if (ip === "") return;
+  if (ip.length > MAX_IP_LENGTH) ip = ip.slice(0, MAX_IP_LENGTH);
+  const id = p.ips.add(ip, hashString(ip));
+  if (id < 0) return;
+  if (code === 404) p.ips.notFound![id]! += 1;
+  if (path !== "") p.ips.distinct![id]!.add(urlHash);
+}
+
+export function addReject(p: WindowPartial, reason: RejectReason): void {
+  p.lines++;
+  const i = REJECT_REASONS.indexOf(reason);
+  // An unknown reason (a newer agent's) still counts as a line; see the wire decoder.
+  if (i >= 0) p.rejectCounts[i]! += 1;
+}
+
+/** Adds `from` into `into` (see the merge laws in the module comment); `from` is not changed. */
+export function mergePartial(into: WindowPartial, from: WindowPartial): void {
+  if (into === from) throw new RangeError("mergePartial: cannot merge a partial into itself");
+  into.lines += from.lines;
+  into.requests += from.requests;
+  into.bytes += from.bytes;
+  if (from.firstEventMs < into.firstEventMs) into.firstEventMs = from.firstEventMs;
+  if (from.lastEventMs > into.lastEventMs) into.lastEventMs = from.lastEventMs;
+  addArrays(into.statusCounts, from.statusCounts);
+  addArrays(into.rejectCounts, from.rejectCounts);
+  for (let i = 0; i < from.methods.length; i++) countMethod(into, from.methods[i]!, from.methodCounts[i]!);
+  into.latency.merge(from.latency);
+  into.latencyMissing += from.latencyMissing;
+  into.ips.merge(from.ips);
+  into.urls.merge(from.urls);
+}
+
+/** Stable identity of a partial, `host|service|windowStartMs|seq` (central drops duplicates by it). */
+export function partialIdentity(p: PartialKey): string {
+  return `${p.host}|${p.service}|${p.windowStartMs}|${p.seq}`;
+}
+
+/** Estimated requests from `ip` in this partial: exact while the IP table is exact, else within εN above. */
+export function estimateIpRequests(p: WindowPartial, ip: string): number {
+  const key = ip.length > MAX_IP_LENGTH ? ip.slice(0, MAX_IP_LENGTH) : ip;
+  return p.ips.estimate(key, hashString(key));
+}
+
+export function summarizePartial(p: WindowPartial, options: SummarizeOptions): PartialSummary {
+  const statusClasses = Object.fromEntries(STATUS_CLASSES.map((c) => [c, 0])) as Record<StatusClass, number>;
+  const statusCodes: Record<string, number> = {};
+  for (let code = 0; code < STATUS_CODE_LIMIT; code++) {
+    const n = p.statusCounts[code]!;
+    if (n === 0) continue;
+    statusCodes[String(code)] = n;
+    statusClasses[statusClassOf(code)] += n;
+  }
+  const rejects = Object.fromEntries(REJECT_REASONS.map((r, i) => [r, p.rejectCounts[i]!])) as Record<
+    RejectReason,
+    number
+  >;
+  const lat = p.latency;
+  const latencyMs =
+    lat.count === 0
+      ? null
+      : {
+          p50: lat.percentile(50) / 1000,
+          p90: lat.percentile(90) / 1000,
+          p95: lat.percentile(95) / 1000,
+          p99: lat.percentile(99) / 1000,
+          max: lat.max() / 1000,
+          mean: lat.mean() / 1000,
+        };
+  const empty = p.firstEventMs > p.lastEventMs;
+  return {
+    requests: p.requests,
+    bytes: p.bytes,
+    statusClasses,
+    statusCodes,
+    latencyMs,
+    topIps: p.ips.top(options.topK).map(({ key, count }) => ({ ip: key, requests: count })),
+    topUrls: p.urls.top(options.topK).map(({ key, count }) => ({ url: key, requests: count })),
+    scanCandidates: scanCandidates(p.ips, options.scanLimit ?? options.topK, options.minDistinctUrls ?? 1),
+    rejects,
+    lines: p.lines,
+    firstEventMs: empty ? null : p.firstEventMs,
+    lastEventMs: empty ? null : p.lastEventMs,
+  };
+}
+
+export function statusClassOf(code: number): StatusClass {
+  return code >= 100 && code < 600 ? (STATUS_CLASSES[Math.floor(code / 100) - 1] as StatusClass) : "other";
+}
+
+function scanCandidates(ips: HeavyKeys, limit: number, minDistinctUrls: number): ScanCandidate[] {
+  const out: ScanCandidate[] = [];
+  for (let id = 0; id < ips.size; id++) {
+    const distinctUrls = ips.distinct![id]!.estimate();
+    if (distinctUrls < minDistinctUrls) continue;
+    out.push({ ip: ips.keys[id]!, distinctUrls, notFound: ips.notFound![id]! });
+  }
+  out.sort((a, b) => b.distinctUrls - a.distinctUrls || b.notFound - a.notFound || compareStrings(a.ip, b.ip));
+  return out.length > limit ? out.slice(0, Math.max(0, limit)) : out;
+}
+
+function countMethod(p: WindowPartial, method: string, n: number): void {
+  const names = p.methods;
+  for (let i = 0; i < names.length; i++) {
+    if (names[i] === method) {
+      p.methodCounts[i]! += n;
+      return;
+    }
+  }
+  const name = names.length < MAX_METHODS && method.length <= MAX_METHOD_LENGTH ? method : OTHER_METHOD;
+  if (name === OTHER_METHOD) {
+    const i = names.indexOf(OTHER_METHOD);
+    if (i >= 0) {
+      p.methodCounts[i]! += n;
+      return;
+    }
+  }
+  names.push(name);
+  p.methodCounts.push(n);
+}
+
+function addArrays(into: Float64Array, from: Float64Array): void {
+  for (let i = 0; i < from.length; i++) {
+    const v = from[i]!;
+    if (v !== 0) into[i]! += v;
+  }
+}

@@ -1,0 +1,373 @@
+import { CMS_DEFAULT_DEPTH, CMS_DEFAULT_WIDTH, CountMinSketch } from "./count-min.js";
+import { DistinctCounter } from "./distinct.js";
+
+/**
+ * Per-key request counts with bounded memory: exact while few keys, heavy hitters + count-min after.
+ *
+ * Exact mode: every key seen has an exact count, up to `capacity` distinct keys. No count-min sketch
+ * exists in this mode: a plain count-min sketch is a linear function of the exact counts, so it is
+ * built from them only when needed (on overflow, for a merge, or never).
+ *
+ * Sketch mode (entered when key number capacity+1 arrives): every occurrence updates the count-min
+ * sketch; the table keeps at most `capacity` candidate keys. A key that is not a candidate is promoted
+ * when its count-min estimate exceeds the smallest candidate count (a min-heap finds it), evicting that
+ * candidate; its count starts at the estimate and then counts exactly. Hence for a candidate
+ * `true <= count <= count-min estimate <= true + εN` (see count-min.ts for ε and the probability), and
+ * a key with more than εN occurrences beyond the smallest candidate is always a candidate.
+ *
+ * Per-key scan data (`trackScan`: 404 count and distinct-URL counter) is exact in exact mode; for a
+ * key promoted in sketch mode it covers the requests since promotion (a lower bound).
+ *
+ * Merge: exact + exact stays exact while the union fits. Otherwise the result is in sketch mode: the
+ * count-min sketches add (materialised from exact counts where needed); candidates are the union, a
+ * key absent from one side's table gets that side's count-min estimate added (0 if that side is exact,
+ * since there it truly is 0), counts are capped by the merged estimate, and the top `capacity` by
+ * (count desc, key asc) stay. That is commutative; exactly associative only while exact.
+ */
+export interface HeavyKeysOptions {
+  /** Most keys held (exact mode: distinct keys counted exactly; sketch mode: candidates). */
+  capacity: number;
+  /** Keep a 404 count and a distinct-URL counter per key (client IPs). */
+  trackScan: boolean;
+  cmsWidth?: number;
+  cmsDepth?: number;
+}
+
+export interface KeyCount {
+  key: string;
+  count: number;
+}
+
+export class HeavyKeys {
+  readonly capacity: number;
+  readonly trackScan: boolean;
+  readonly cmsWidth: number;
+  readonly cmsDepth: number;
+  size = 0;
+  /** Entry arrays, indexed by entry id 0..size-1. */
+  readonly keys: string[] = [];
+  readonly hashes: Uint32Array;
+  readonly counts: Float64Array;
+  readonly notFound: Float64Array | null;
+  readonly distinct: DistinctCounter[] | null;
+  /** Null while exact. */
+  cms: CountMinSketch | null = null;
+
+  /** Open-addressing table of entry id + 1 (0 = empty), linear probing, load <= 1/2. */
+  private slots: Int32Array;
+  private readonly mask: number;
+  /** Min-heap of entry ids by count (sketch mode only) and each id's heap position. */
+  private readonly heap: Int32Array;
+  private readonly heapPos: Int32Array;
+
+  constructor(options: HeavyKeysOptions) {
+    const { capacity } = options;
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be >= 1, got ${capacity}`);
+    this.capacity = capacity;
+    this.trackScan = options.trackScan;
+    this.cmsWidth = options.cmsWidth ?? CMS_DEFAULT_WIDTH;
+    this.cmsDepth = options.cmsDepth ?? CMS_DEFAULT_DEPTH;
+    this.hashes = new Uint32Array(capacity);
+    this.counts = new Float64Array(capacity);
+    this.notFound = options.trackScan ? new Float64Array(capacity) : null;
+    this.distinct = options.trackScan ? [] : null;
+    let slotCount = 2;
+    while (slotCount < capacity * 2) slotCount *= 2;
+    this.slots = new Int32Array(slotCount);
+    this.mask = slotCount - 1;
+    this.heap = new Int32Array(capacity);
+    this.heapPos = new Int32Array(capacity);
+  }
+
+  get exact(): boolean {
+    return this.cms === null;
+  }
+
+  /** Entry id of `key`, or -1. */
+  find(key: string, hash: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const s = slots[i]!;
+      if (s === 0) return -1;
+      const id = s - 1;
+      if (this.hashes[id]! === hash && this.keys[id]! === key) return id;
+    }
+  }
+
+  /**
+   * Counts one occurrence of `key` (whose `hashString` is `hash`). Returns the key's entry id when the
+   * key is held (so the caller can update per-key scan data), or -1 when it is only in the sketch.
+   */
+  add(key: string, hash: number): number {
+    let id = this.find(key, hash);
+    let cms = this.cms;
+    if (id >= 0) {
+      this.counts[id] = this.counts[id]! + 1;
+      if (cms !== null) {
+        cms.add(hash, 1);
+        this.siftDown(this.heapPos[id]!);
+      }
+      return id;
+    }
+    if (cms === null) {
+      if (this.size < this.capacity) return this.insert(key, hash, 1);
+      cms = this.enterSketchMode();
+    }
+    const estimate = cms.add(hash, 1);
+    if (this.size < this.capacity) {
+      id = this.insert(key, hash, estimate);
+      this.heapPush(id);
+      return id;
+    }
+    id = this.heap[0]!;
+    if (estimate <= this.counts[id]!) return -1;
+    this.unlink(id);
+    this.keys[id] = key;
+    this.hashes[id] = hash;
+    this.counts[id] = estimate;
+    this.resetScan(id);
+    this.link(id, hash);
+    this.siftDown(0);
+    return id;
+  }
+
+  /** Estimated occurrences of `key`: exact in exact mode, an upper bound within εN in sketch mode. */
+  estimate(key: string, hash: number): number {
+    const id = this.find(key, hash);
+    if (this.cms === null) return id >= 0 ? this.counts[id]! : 0;
+    const sketched = this.cms.estimate(hash);
+    return id >= 0 ? Math.min(this.counts[id]!, sketched) : sketched;
+  }
+
+  /** The `k` held keys with the highest counts, by count desc then key asc (deterministic). */
+  top(k: number): KeyCount[] {
+    return this.rankedIds(k).map((id) => ({ key: this.keys[id]!, count: this.counts[id]! }));
+  }
+
+  /** Entry ids sorted by count desc, key asc, at most `k`. */
+  rankedIds(k: number): number[] {
+    const ids = Array.from({ length: this.size }, (_, i) => i);
+    ids.sort((a, b) => this.counts[b]! - this.counts[a]! || compareStrings(this.keys[a]!, this.keys[b]!));
+    return ids.length > k ? ids.slice(0, Math.max(0, k)) : ids;
+  }
+
+  /**
+   * Adds one held entry as decoded from the wire (caller validated it). `cms` must be set first when the
+   * table was in sketch mode. Duplicate keys add up.
+   */
+  restoreEntry(key: string, hash: number, count: number, notFound: number, distinct: DistinctCounter | null): void {
+    let id = this.find(key, hash);
+    if (id < 0) {
+      if (this.size >= this.capacity) throw new RangeError(`more than ${this.capacity} keys`);
+      id = this.insert(key, hash, 0);
+      if (this.cms !== null) this.heapPush(id);
+    }
+    this.counts[id] = this.counts[id]! + count;
+    if (this.cms !== null) this.siftDown(this.heapPos[id]!);
+    if (this.notFound !== null) this.notFound[id] = this.notFound[id]! + notFound;
+    if (this.distinct !== null && distinct !== null) this.distinct[id]!.merge(distinct);
+  }
+
+  merge(from: HeavyKeys): void {
+    if (from.capacity !== this.capacity || from.trackScan !== this.trackScan) {
+      throw new RangeError("cannot merge heavy-key tables of different shapes");
+    }
+    if (this.cms === null && from.cms === null && this.fitsExactUnion(from)) {
+      for (let j = 0; j < from.size; j++) {
+        const key = from.keys[j]!;
+        const hash = from.hashes[j]!;
+        let id = this.find(key, hash);
+        if (id < 0) id = this.insert(key, hash, 0);
+        this.counts[id] = this.counts[id]! + from.counts[j]!;
+        this.mergeScan(id, from, j);
+      }
+      return;
+    }
+    this.mergeSketched(from);
+  }
+
+  private fitsExactUnion(from: HeavyKeys): boolean {
+    let added = 0;
+    for (let j = 0; j < from.size; j++) {
+      if (this.find(from.keys[j]!, from.hashes[j]!) < 0 && this.size + ++added > this.capacity) return false;
+    }
+    return true;
+  }
+
+  private mergeSketched(from: HeavyKeys): void {
+    const intoCms = this.cms;
+    const fromCms = from.cms;
+    const merged = intoCms ?? this.materialize();
+    if (merged.width !== from.cmsWidth || merged.depth !== from.cmsDepth) {
+      throw new RangeError("cannot merge heavy-key tables with different count-min dimensions");
+    }
+    const keys: string[] = [];
+    const hashes: number[] = [];
+    const counts: number[] = [];
+    const notFound: number[] = [];
+    const distinct: DistinctCounter[] = [];
+    for (let id = 0; id < this.size; id++) {
+      const key = this.keys[id]!;
+      const hash = this.hashes[id]!;
+      const j = from.find(key, hash);
+      let count = this.counts[id]!;
+      let nf = this.notFound?.[id] ?? 0;
+      const d = this.distinct?.[id];
+      if (j >= 0) {
+        count += from.counts[j]!;
+        nf += from.notFound?.[j] ?? 0;
+        if (d !== undefined && from.distinct !== null) d.merge(from.distinct[j]!);
+      } else if (fromCms !== null) {
+        count += fromCms.estimate(hash);
+      }
+      keys.push(key);
+      hashes.push(hash);
+      counts.push(count);
+      notFound.push(nf);
+      if (d !== undefined) distinct.push(d);
+    }
+    for (let j = 0; j < from.size; j++) {
+      const key = from.keys[j]!;
+      const hash = from.hashes[j]!;
+      if (this.find(key, hash) >= 0) continue;
+      keys.push(key);
+      hashes.push(hash);
+      counts.push(from.counts[j]! + (intoCms === null ? 0 : intoCms.estimate(hash)));
+      notFound.push(from.notFound?.[j] ?? 0);
+      if (from.distinct !== null) distinct.push(from.distinct[j]!.clone());
+    }
+    merged.merge(fromCms ?? from.materialize());
+    for (let i = 0; i < counts.length; i++) counts[i] = Math.min(counts[i]!, merged.estimate(hashes[i]!));
+
+    const order = Array.from({ length: keys.length }, (_, i) => i);
+    order.sort((a, b) => counts[b]! - counts[a]! || compareStrings(keys[a]!, keys[b]!));
+    if (order.length > this.capacity) order.length = this.capacity;
+
+    this.slots.fill(0);
+    this.size = 0;
+    this.keys.length = 0;
+    if (this.distinct !== null) this.distinct.length = 0;
+    this.cms = merged;
+    for (const i of order) {
+      const id = this.insert(keys[i]!, hashes[i]!, counts[i]!);
+      if (this.notFound !== null) this.notFound[id] = notFound[i]!;
+      if (this.distinct !== null) this.distinct[id] = distinct[i]!;
+    }
+    for (let id = 0; id < this.size; id++) {
+      this.heap[id] = id;
+      this.heapPos[id] = id;
+    }
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  /** The count-min sketch of this table's exact counts (exact mode only). */
+  private materialize(): CountMinSketch {
+    const cms = new CountMinSketch(this.cmsWidth, this.cmsDepth);
+    for (let id = 0; id < this.size; id++) cms.add(this.hashes[id]!, this.counts[id]!);
+    return cms;
+  }
+
+  private enterSketchMode(): CountMinSketch {
+    const cms = this.materialize();
+    this.cms = cms;
+    for (let id = 0; id < this.size; id++) {
+      this.heap[id] = id;
+      this.heapPos[id] = id;
+    }
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    return cms;
+  }
+
+  private mergeScan(id: number, from: HeavyKeys, j: number): void {
+    if (this.notFound !== null && from.notFound !== null) this.notFound[id] = this.notFound[id]! + from.notFound[j]!;
+    if (this.distinct !== null && from.distinct !== null) this.distinct[id]!.merge(from.distinct[j]!);
+  }
+
+  private resetScan(id: number): void {
+    if (this.notFound !== null) this.notFound[id] = 0;
+    if (this.distinct !== null) this.distinct[id]!.reset();
+  }
+
+  private insert(key: string, hash: number, count: number): number {
+    const id = this.size++;
+    this.keys[id] = key;
+    this.hashes[id] = hash;
+    this.counts[id] = count;
+    if (this.notFound !== null) this.notFound[id] = 0;
+    if (this.distinct !== null) {
+      if (this.distinct[id] === undefined) this.distinct[id] = new DistinctCounter();
+      else this.distinct[id]!.reset();
+    }
+    this.link(id, hash);
+    return id;
+  }
+
+  private link(id: number, hash: number): void {
+    const mask = this.mask;
+    let i = hash & mask;
+    while (this.slots[i]! !== 0) i = (i + 1) & mask;
+    this.slots[i] = id + 1;
+  }
+
+  /** Removes `id` from the probe table (backward-shift deletion keeps probe chains intact). */
+  private unlink(id: number): void {
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = this.hashes[id]! & mask;
+    while (slots[i]! !== id + 1) i = (i + 1) & mask;
+    for (let j = (i + 1) & mask; slots[j]! !== 0; j = (j + 1) & mask) {
+      const home = this.hashes[slots[j]! - 1]! & mask;
+      // Move slots[j] back to the hole at i unless its home lies cyclically in (i, j].
+      const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!inRange) {
+        slots[i] = slots[j]!;
+        i = j;
+      }
+    }
+    slots[i] = 0;
+  }
+
+  private heapPush(id: number): void {
+    // Called right after insert(), so the heap holds size - 1 ids.
+    let pos = this.size - 1;
+    const heap = this.heap;
+    const count = this.counts[id]!;
+    while (pos > 0) {
+      const parent = (pos - 1) >> 1;
+      const p = heap[parent]!;
+      if (this.counts[p]! <= count) break;
+      heap[pos] = p;
+      this.heapPos[p] = pos;
+      pos = parent;
+    }
+    heap[pos] = id;
+    this.heapPos[id] = pos;
+  }
+
+  private siftDown(start: number): void {
+    const heap = this.heap;
+    const counts = this.counts;
+    const n = this.size;
+    let pos = start;
+    const id = heap[pos]!;
+    const count = counts[id]!;
+    for (;;) {
+      let child = 2 * pos + 1;
+      if (child >= n) break;
+      if (child + 1 < n && counts[heap[child + 1]!]! < counts[heap[child]!]!) child++;
+      const c = heap[child]!;
+      if (counts[c]! >= count) break;
+      heap[pos] = c;
+      this.heapPos[c] = pos;
+      pos = child;
+    }
+    heap[pos] = id;
+    this.heapPos[id] = pos;
+  }
+}
+
+/** Code-unit order, independent of locale (so merge and ranking are deterministic everywhere). */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,208 @@
+import fc from "fast-check";
+import { Int32Histogram } from "hdr-histogram-js";
+import { describe, expect, it } from "vitest";
+import { CountMinSketch } from "./count-min.js";
+import { DistinctCounter } from "./distinct.js";
+import { hashString } from "./hash.js";
+import { HeavyKeys } from "./heavy-keys.js";
+import { LATENCY_MAX_US, LatencyHistogram } from "./latency.js";
+
+/** Reference murmur3_32 (seed 0) over bytes, written straight from the specification. */
+function murmur3Bytes(bytes: Uint8Array): number {
+  let h = 0;
+  const blocks = bytes.length >> 2;
+  for (let b = 0; b < blocks; b++) {
+    let k = bytes[4 * b]! | (bytes[4 * b + 1]! << 8) | (bytes[4 * b + 2]! << 16) | (bytes[4 * b + 3]! << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  const tail = blocks * 4;
+  switch (bytes.length & 3) {
+    case 3:
+      k ^= bytes[tail + 2]! << 16;
+    // falls through
+    case 2:
+      k ^= bytes[tail + 1]! << 8;
+    // falls through
+    case 1:
+      k ^= bytes[tail]!;
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, 0x1b873593);
+  }
+  h ^= bytes.length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+describe("hashString", () => {
+  it("is murmur3_32 of the UTF-16LE bytes", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 100 }), (s) => {
+        expect(hashString(s)).toBe(murmur3Bytes(Buffer.from(s, "utf16le")));
+      }),
+    );
+  });
+
+  it("is pinned (sketches from different agents and versions must agree)", () => {
+    expect([hashString(""), hashString("10.0.0.1"), hashString("/index.html"), hashString("2001:db8::1")]).toEqual([
+      0, 0xbddddc52, 0xd2bb866a, 0x3de6e223,
+    ]);
+    // The reference itself against published murmur3_32 (seed 0) vectors.
+    expect(murmur3Bytes(Buffer.from("test", "latin1"))).toBe(0xba6bd213);
+    expect(murmur3Bytes(Buffer.from("Hello, world!", "latin1"))).toBe(0xc0363e43);
+    expect(murmur3Bytes(Buffer.from("The quick brown fox jumps over the lazy dog", "latin1"))).toBe(0x2e4ff723);
+  });
+});
+
+describe("LatencyHistogram", () => {
+  it("computes the same bucket index as hdr-histogram-js", () => {
+    const reference = new Int32Histogram(1, LATENCY_MAX_US, 3);
+    const h = new LatencyHistogram();
+    const edges = [0, 1, 2047, 2048, 2049, 4095, 4096, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1 - 694_967_295, LATENCY_MAX_US];
+    for (const v of edges) expect(h.indexOf(v), String(v)).toBe(reference.countsArrayIndex(v));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: LATENCY_MAX_US }), (v) => {
+        expect(h.indexOf(v)).toBe(reference.countsArrayIndex(v));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("records like the library, clamps above 1 h and round-trips its encoding", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -5, max: 2 * LATENCY_MAX_US }), { maxLength: 200 }), (values) => {
+        const h = new LatencyHistogram();
+        const reference = new Int32Histogram(1, LATENCY_MAX_US, 3);
+        for (const v of values) {
+          h.record(v);
+          reference.recordValue(Math.min(Math.max(v, 0), LATENCY_MAX_US));
+        }
+        for (const q of [50, 90, 99, 100]) expect(h.percentile(q)).toBe(reference.getValueAtPercentile(q));
+        expect(h.count).toBe(values.length);
+        const back = LatencyHistogram.decode(h.encode());
+        expect(back?.buckets()).toEqual(h.buckets());
+        expect(back?.max()).toBe(h.max());
+        expect(back?.mean()).toBe(h.mean());
+      }),
+    );
+  });
+
+  it("rejects invalid encodings", () => {
+    expect(LatencyHistogram.decode(new Uint8Array([0x10]))).toBeNull(); // count nibble 0
+    expect(LatencyHistogram.decode(new Uint8Array([0, 1]))).toBeNull(); // truncated escape
+    expect(LatencyHistogram.decode(new Uint8Array([0, 0xff, 0xff, 0x7f, 1]))).toBeNull(); // index out of range
+    expect(LatencyHistogram.decode(new Uint8Array([]))?.count).toBe(0);
+  });
+});
+
+describe("CountMinSketch", () => {
+  it("never underestimates, stays within εN for most keys, and merges by addition", () => {
+    const a = new CountMinSketch();
+    const b = new CountMinSketch();
+    const truth = new Map<number, number>();
+    let n = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const key = i % 7 === 0 ? 1 : (i * 2654435761) % 30_000;
+      const h = hashString(`k${key}`);
+      (i % 2 ? a : b).add(h, 1);
+      truth.set(h, (truth.get(h) ?? 0) + 1);
+      n++;
+    }
+    a.merge(b);
+    const bound = (Math.E / a.width) * n;
+    let over = 0;
+    for (const [h, t] of truth) {
+      const e = a.estimate(h);
+      expect(e).toBeGreaterThanOrEqual(t);
+      if (e > t + bound) over++;
+    }
+    expect(over / truth.size).toBeLessThan(Math.exp(-a.depth));
+    expect(() => a.merge(new CountMinSketch(1024, 4))).toThrow(RangeError);
+    expect(() => new CountMinSketch(1000, 4)).toThrow(RangeError);
+  });
+});
+
+describe("DistinctCounter", () => {
+  it("estimates within 4 standard errors (6.5 %) and counts each value once", () => {
+    for (const n of [1, 10, 100, 1_000, 10_000, 100_000]) {
+      const d = new DistinctCounter();
+      for (let rep = 0; rep < 2; rep++) for (let i = 0; i < n; i++) d.add(hashString(`/u/${i}`));
+      expect(Math.abs(d.estimate() - n)).toBeLessThanOrEqual(Math.max(1, 4 * 0.065 * n));
+    }
+  });
+
+  it("merges as the union: associative, commutative, idempotent", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer(), { maxLength: 200 }), { minLength: 1, maxLength: 5 }),
+        (sets) => {
+          const union = new DistinctCounter();
+          for (const s of sets) for (const v of s) union.add(hashString(String(v)));
+          const merged = new DistinctCounter();
+          for (const s of [...sets].reverse()) {
+            const d = new DistinctCounter();
+            for (const v of s) d.add(hashString(String(v)));
+            merged.merge(d);
+            merged.merge(d);
+          }
+          expect(merged.registers ?? null).toEqual(union.registers ?? null);
+        },
+      ),
+    );
+  });
+});
+
+describe("HeavyKeys", () => {
+  it("keeps its probe table, heap and counts consistent through heavy eviction churn", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 3000 }), (stream) => {
+        const t = new HeavyKeys({ capacity: 16, trackScan: true, cmsWidth: 64, cmsDepth: 3 });
+        const truth = new Map<string, number>();
+        for (const k of stream) {
+          const key = `ip${k}`;
+          t.add(key, hashString(key));
+          truth.set(key, (truth.get(key) ?? 0) + 1);
+        }
+        expect(t.size).toBe(Math.min(16, truth.size));
+        for (let id = 0; id < t.size; id++) {
+          const key = t.keys[id]!;
+          expect(t.find(key, hashString(key))).toBe(id);
+          // Held counts are upper bounds of the truth, never below it.
+          expect(t.counts[id]).toBeGreaterThanOrEqual(truth.get(key)!);
+        }
+        for (const [key, n] of truth) expect(t.estimate(key, hashString(key))).toBeGreaterThanOrEqual(n);
+        const top = t.top(16).map((e) => e.count);
+        expect(top).toEqual([...top].sort((a, b) => b - a));
+        if (truth.size <= 16) for (const [key, n] of truth) expect(t.estimate(key, hashString(key))).toBe(n);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("merges sketch-mode tables commutatively", () => {
+    const build = (seed: number) => {
+      const t = new HeavyKeys({ capacity: 8, trackScan: false, cmsWidth: 64, cmsDepth: 3 });
+      for (let i = 0; i < 500; i++) {
+        const key = `k${(i * seed) % 37}`;
+        t.add(key, hashString(key));
+      }
+      return t;
+    };
+    const ab = build(3);
+    ab.merge(build(5));
+    const ba = build(5);
+    ba.merge(build(3));
+    expect(ab.top(8)).toEqual(ba.top(8));
+    expect(Array.from(ab.cms!.counts)).toEqual(Array.from(ba.cms!.counts));
+  });
+});

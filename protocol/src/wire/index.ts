@@ -1,0 +1,400 @@
+/**
+ * Wire format v1 of a window partial: one msgpack map per Kafka record, written with msgpackr using
+ * plain maps, arrays, strings, numbers, nil and bin only (no msgpackr records/extensions), so any
+ * msgpack implementation can read it.
+ *
+ * Compatibility: `v` is the format version; a decoder rejects any other version
+ * (`UnsupportedVersion`) and ignores fields it does not know, so a newer agent may add optional
+ * fields without breaking an older central during a rolling upgrade. Changing the meaning, type or
+ * sketch parameters of an existing field (capacities, count-min dimensions, HDR configuration, hash
+ * function) needs a new version.
+ *
+ * | key  | type                    | meaning                                                              |
+ * |------|-------------------------|----------------------------------------------------------------------|
+ * | v    | uint                    | format version, 1                                                    |
+ * | h    | str (1..256)            | host id                                                              |
+ * | s    | str (1..256)            | service                                                              |
+ * | w    | int                     | window start, ms since epoch                                         |
+ * | wm   | uint ≥ 1                | window length, ms                                                    |
+ * | q    | uint                    | seq (0 primary, 1.. supplementary)                                   |
+ * | n    | uint                    | lines (requests + rejects, including reasons unknown to the reader)  |
+ * | r    | uint                    | requests                                                             |
+ * | b    | uint                    | response bytes                                                       |
+ * | t0   | int / nil               | first record time, ms (nil when r = 0)                               |
+ * | t1   | int / nil               | last record time, ms (nil when r = 0)                                |
+ * | sc   | [code, count, …]        | requests per status code 0..999, count ≥ 1, codes ascending; Σ = r    |
+ * | m    | [name, count, …]        | requests per method (≤ 17 names of ≤ 24 chars, incl. OTHER); Σ = r    |
+ * | rj   | {reason: count}         | rejected lines per reason; unknown reasons are skipped               |
+ * | lh   | bin (≤ 256 KiB)         | HDR latency counts in µs, see sketch/latency.ts; count + lm = r       |
+ * | lm   | uint                    | requests without a latency                                           |
+ * | ip   | heavy-keys map (below)  | client IPs, with scan data                                           |
+ * | u    | heavy-keys map (below)  | URL paths                                                            |
+ *
+ * Heavy-keys map (sketch/heavy-keys.ts):
+ *
+ * | key  | type                    | meaning                                                              |
+ * |------|-------------------------|----------------------------------------------------------------------|
+ * | k    | [str, …]                | held keys (≤ 2048 IPs of ≤ 64 chars / ≤ 1024 paths of ≤ 256 chars)   |
+ * | c    | [uint, …]               | their counts, same length, each ≥ 1                                  |
+ * | nf   | [uint, …]               | IPs only: their 404 counts                                           |
+ * | d    | [bin, …]                | IPs only: distinct-path HyperLogLog (256 registers of 1..15): empty, |
+ * |      |                         | (index, rank) byte pairs for < 64 set registers (ascending index),   |
+ * |      |                         | or 128 bytes of packed 4-bit registers (high nibble first)           |
+ * | cw   | uint                    | count-min width, 4096; present only in sketch mode                   |
+ * | cd   | uint                    | count-min depth, 4; present only in sketch mode                      |
+ * | cm   | bin                     | count-min counters, cw·cd unsigned LEB128 varints, row-major         |
+ *
+ * Decoding checks every field's type and size and the cross-field sums noted above, and throws
+ * `ProtocolError` with `Oversize` (record above `maxRecordBytes`, default 1 MiB), `UnsupportedVersion`
+ * or `Malformed`; it never throws anything else. Encoding is deterministic (fixed field order), so
+ * the golden fixtures in `fixtures/` pin the format. By construction a partial never encodes above
+ * ~850 KiB (every table full of maximum-length keys), below the default limit.
+ */
+import { Packr } from "msgpackr";
+import { ProtocolError, ProtocolErrorCode } from "../errors.js";
+import { REJECT_REASONS } from "../model.js";
+import {
+  createPartial,
+  MAX_IP_LENGTH,
+  MAX_METHOD_LENGTH,
+  MAX_METHODS,
+  MAX_URL_LENGTH,
+  STATUS_CODE_LIMIT,
+  type WindowPartial,
+} from "../partial/index.js";
+import { CMS_DEFAULT_DEPTH, CMS_DEFAULT_WIDTH, CountMinSketch } from "../sketch/count-min.js";
+import { DistinctCounter, HLL_MAX_RANK, HLL_REGISTERS } from "../sketch/distinct.js";
+import { hashString } from "../sketch/hash.js";
+import type { HeavyKeys } from "../sketch/heavy-keys.js";
+import { LatencyHistogram } from "../sketch/latency.js";
+import { VarintReader, VarintWriter } from "../sketch/varint.js";
+
+export const WIRE_VERSION = 1;
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+const MAX_NAME_LENGTH = 256;
+const MAX_HISTOGRAM_BYTES = 256 * 1024;
+const MAX_CMS_BYTES = CMS_DEFAULT_WIDTH * CMS_DEFAULT_DEPTH * 5;
+const PACKED_REGISTER_BYTES = HLL_REGISTERS / 2;
+const EMPTY = new Uint8Array(0);
+
+export interface DecodeLimits {
+  /** Largest record accepted (default 1 MiB). */
+  maxRecordBytes?: number;
+}
+
+const packr = new Packr({ useRecords: false, variableMapSize: true, mapsAsObjects: true, int64AsType: "number" });
+
+export function encodePartial(p: WindowPartial): Buffer {
+  const statusCodes: number[] = [];
+  for (let code = 0; code < STATUS_CODE_LIMIT; code++) {
+    const n = p.statusCounts[code]!;
+    if (n > 0) statusCodes.push(code, n);
+  }
+  const methods: (string | number)[] = [];
+  for (let i = 0; i < p.methods.length; i++) methods.push(p.methods[i]!, p.methodCounts[i]!);
+  const rejects: Record<string, number> = {};
+  REJECT_REASONS.forEach((reason, i) => {
+    const n = p.rejectCounts[i]!;
+    if (n > 0) rejects[reason] = n;
+  });
+  const empty = p.firstEventMs > p.lastEventMs;
+  const record = {
+    v: WIRE_VERSION,
+    h: p.host,
+    s: p.service,
+    w: p.windowStartMs,
+    wm: p.windowMs,
+    q: p.seq,
+    n: p.lines,
+    r: p.requests,
+    b: p.bytes,
+    t0: empty ? null : p.firstEventMs,
+    t1: empty ? null : p.lastEventMs,
+    sc: statusCodes,
+    m: methods,
+    rj: rejects,
+    lh: p.latency.encode(),
+    lm: p.latencyMissing,
+    ip: encodeHeavyKeys(p.ips),
+    u: encodeHeavyKeys(p.urls),
+  };
+  return Buffer.from(packr.pack(record));
+}
+
+function encodeHeavyKeys(t: HeavyKeys): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    k: t.keys.slice(0, t.size),
+    c: Array.from(t.counts.subarray(0, t.size)),
+  };
+  if (t.notFound !== null && t.distinct !== null) {
+    out.nf = Array.from(t.notFound.subarray(0, t.size));
+    out.d = t.distinct.slice(0, t.size).map(encodeDistinct);
+  }
+  if (t.cms !== null) {
+    out.cw = t.cms.width;
+    out.cd = t.cms.depth;
+    const w = new VarintWriter(t.cms.counts.length * 2);
+    for (const c of t.cms.counts) w.write(c);
+    out.cm = w.bytes();
+  }
+  return out;
+}
+
+function encodeDistinct(d: DistinctCounter): Uint8Array {
+  const regs = d.registers;
+  if (regs === null) return EMPTY;
+  let occupied = 0;
+  for (let i = 0; i < HLL_REGISTERS; i++) if (regs[i] !== 0) occupied++;
+  if (2 * occupied < PACKED_REGISTER_BYTES) {
+    const out = new Uint8Array(2 * occupied);
+    let o = 0;
+    for (let i = 0; i < HLL_REGISTERS; i++) {
+      if (regs[i] === 0) continue;
+      out[o++] = i;
+      out[o++] = regs[i]!;
+    }
+    return out;
+  }
+  const out = new Uint8Array(PACKED_REGISTER_BYTES);
+  for (let i = 0; i < PACKED_REGISTER_BYTES; i++) out[i] = (regs[2 * i]! << 4) | regs[2 * i + 1]!;
+  return out;
+}
+
+/** Decodes and validates one wire record; throws ProtocolError (Oversize / UnsupportedVersion / Malformed). */
+export function decodePartial(buf: Uint8Array, limits: DecodeLimits = {}): WindowPartial {
+  const maxBytes = limits.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  if (!(buf instanceof Uint8Array)) throw malformed("record is not a byte array");
+  if (buf.length > maxBytes) {
+    throw new ProtocolError(ProtocolErrorCode.Oversize, `record of ${buf.length} bytes exceeds ${maxBytes}`);
+  }
+  let raw: unknown;
+  try {
+    raw = packr.unpack(buf);
+  } catch (error) {
+    throw new ProtocolError(ProtocolErrorCode.Malformed, `not a msgpack record: ${(error as Error).message}`, error);
+  }
+  const rec = asMap(raw, "record");
+  const version = rec.v;
+  if (typeof version !== "number") throw malformed("v: expected the format version number");
+  if (version !== WIRE_VERSION) {
+    throw new ProtocolError(
+      ProtocolErrorCode.UnsupportedVersion,
+      `wire version ${version} is not supported (this decoder reads ${WIRE_VERSION})`,
+    );
+  }
+  const p = createPartial({
+    host: str(rec, "h", 1, MAX_NAME_LENGTH),
+    service: str(rec, "s", 1, MAX_NAME_LENGTH),
+    windowStartMs: int(rec, "w"),
+    windowMs: uint(rec, "wm", 1),
+    seq: uint(rec, "q"),
+  });
+  p.lines = uint(rec, "n");
+  p.requests = uint(rec, "r");
+  p.bytes = uint(rec, "b");
+  if (p.requests > p.lines) throw malformed("r: more requests than lines");
+
+  const t0 = rec.t0;
+  const t1 = rec.t1;
+  if (t0 === null && t1 === null) {
+    if (p.requests > 0) throw malformed("t0/t1: missing for a partial with requests");
+  } else {
+    p.firstEventMs = int(rec, "t0");
+    p.lastEventMs = int(rec, "t1");
+    if (p.firstEventMs > p.lastEventMs) throw malformed("t0/t1: first event after last event");
+    if (p.requests === 0) throw malformed("t0/t1: event times for a partial without requests");
+  }
+
+  const sc = arr(rec, "sc", 2 * STATUS_CODE_LIMIT);
+  if (sc.length % 2 !== 0) throw malformed("sc: expected [code, count, …] pairs");
+  let statusSum = 0;
+  let previousCode = -1;
+  for (let i = 0; i < sc.length; i += 2) {
+    const code = sc[i];
+    const n = sc[i + 1];
+    if (!isUint(code) || code <= previousCode || code >= STATUS_CODE_LIMIT) {
+      throw malformed(`sc[${i}]: expected ascending status codes 0..${STATUS_CODE_LIMIT - 1}`);
+    }
+    if (!isUint(n) || n < 1) throw malformed(`sc[${i + 1}]: expected a count >= 1`);
+    p.statusCounts[code] = n;
+    statusSum += n;
+    previousCode = code;
+  }
+  if (statusSum !== p.requests) throw malformed("sc: status counts do not add up to r");
+
+  const m = arr(rec, "m", 2 * (MAX_METHODS + 1));
+  if (m.length % 2 !== 0) throw malformed("m: expected [name, count, …] pairs");
+  let methodSum = 0;
+  for (let i = 0; i < m.length; i += 2) {
+    const name = m[i];
+    const n = m[i + 1];
+    if (typeof name !== "string" || name.length < 1 || name.length > MAX_METHOD_LENGTH) {
+      throw malformed(`m[${i}]: expected a method name of 1..${MAX_METHOD_LENGTH} characters`);
+    }
+    if (p.methods.includes(name)) throw malformed(`m[${i}]: duplicate method ${JSON.stringify(name)}`);
+    if (!isUint(n) || n < 1) throw malformed(`m[${i + 1}]: expected a count >= 1`);
+    p.methods.push(name);
+    p.methodCounts.push(n);
+    methodSum += n;
+  }
+  if (methodSum !== p.requests) throw malformed("m: method counts do not add up to r");
+
+  const rj = asMap(rec.rj, "rj");
+  let rejectSum = 0;
+  REJECT_REASONS.forEach((reason, i) => {
+    if (!Object.hasOwn(rj, reason)) return;
+    const n = rj[reason];
+    if (!isUint(n)) throw malformed(`rj.${reason}: expected an unsigned integer`);
+    p.rejectCounts[i] = n;
+    rejectSum += n;
+  });
+  if (p.requests + rejectSum > p.lines) throw malformed("rj: requests and rejects exceed n");
+
+  const histogram = LatencyHistogram.decode(bin(rec, "lh", MAX_HISTOGRAM_BYTES));
+  if (histogram === null) throw malformed("lh: not a valid latency histogram encoding");
+  p.latency.merge(histogram);
+  p.latencyMissing = uint(rec, "lm");
+  if (p.latency.count + p.latencyMissing !== p.requests) throw malformed("lh/lm: latency counts do not add up to r");
+
+  decodeHeavyKeys(asMap(rec.ip, "ip"), p.ips, "ip", MAX_IP_LENGTH);
+  decodeHeavyKeys(asMap(rec.u, "u"), p.urls, "u", MAX_URL_LENGTH);
+  return p;
+}
+
+function decodeHeavyKeys(map: Record<string, unknown>, into: HeavyKeys, field: string, maxKeyLength: number): void {
+  const capacity = into.capacity;
+  const keys = arr(map, "k", capacity, field);
+  const counts = arr(map, "c", capacity, field);
+  if (counts.length !== keys.length) throw malformed(`${field}.c: expected one count per key`);
+  let notFound: unknown[] = [];
+  let distinct: unknown[] = [];
+  if (into.trackScan) {
+    notFound = arr(map, "nf", capacity, field);
+    distinct = arr(map, "d", capacity, field);
+    if (notFound.length !== keys.length || distinct.length !== keys.length) {
+      throw malformed(`${field}.nf/d: expected one entry per key`);
+    }
+  }
+  if (map.cw !== undefined || map.cd !== undefined || map.cm !== undefined) {
+    const width = uint(map, "cw", 1, field);
+    const depth = uint(map, "cd", 1, field);
+    if (width !== CMS_DEFAULT_WIDTH || depth !== CMS_DEFAULT_DEPTH) {
+      throw malformed(`${field}.cw/cd: count-min must be ${CMS_DEFAULT_WIDTH}x${CMS_DEFAULT_DEPTH}`);
+    }
+    const counters = new Uint32Array(width * depth);
+    const reader = new VarintReader(bin(map, "cm", MAX_CMS_BYTES, field));
+    for (let i = 0; i < counters.length; i++) {
+      const c = reader.next();
+      if (c < 0 || c > 0xffffffff) throw malformed(`${field}.cm: bad counter ${i}`);
+      counters[i] = c;
+    }
+    if (!reader.done) throw malformed(`${field}.cm: trailing bytes after ${counters.length} counters`);
+    into.cms = new CountMinSketch(width, depth, counters);
+  }
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const count = counts[i];
+    if (typeof key !== "string" || key.length < 1 || key.length > maxKeyLength) {
+      throw malformed(`${field}.k[${i}]: expected a key of 1..${maxKeyLength} characters`);
+    }
+    if (!isUint(count) || count < 1) throw malformed(`${field}.c[${i}]: expected a count >= 1`);
+    let nf = 0;
+    let d: DistinctCounter | null = null;
+    if (into.trackScan) {
+      const n = notFound[i];
+      if (!isUint(n)) throw malformed(`${field}.nf[${i}]: expected an unsigned integer`);
+      nf = n;
+      d = decodeDistinct(distinct[i], `${field}.d[${i}]`);
+    }
+    into.restoreEntry(key, hashString(key), count, nf, d);
+  }
+}
+
+function decodeDistinct(value: unknown, path: string): DistinctCounter {
+  if (!(value instanceof Uint8Array)) throw malformed(`${path}: expected bin`);
+  const d = new DistinctCounter();
+  if (value.length === 0) return d;
+  const regs = new Uint8Array(HLL_REGISTERS);
+  if (value.length === PACKED_REGISTER_BYTES) {
+    for (let i = 0; i < PACKED_REGISTER_BYTES; i++) {
+      regs[2 * i] = value[i]! >> 4;
+      regs[2 * i + 1] = value[i]! & 0x0f;
+    }
+  } else {
+    if (value.length % 2 !== 0 || value.length > PACKED_REGISTER_BYTES) {
+      throw malformed(`${path}: expected ${PACKED_REGISTER_BYTES} packed registers or (index, rank) pairs`);
+    }
+    let previous = -1;
+    for (let i = 0; i < value.length; i += 2) {
+      const index = value[i]!;
+      const rank = value[i + 1]!;
+      if (index <= previous || rank < 1 || rank > HLL_MAX_RANK) {
+        throw malformed(`${path}: register pairs must have ascending indexes and ranks 1..${HLL_MAX_RANK}`);
+      }
+      regs[index] = rank;
+      previous = index;
+    }
+  }
+  d.registers = regs;
+  return d;
+}
+
+// ---- typed field readers: each throws Malformed naming the field and the expected form ----
+
+function malformed(message: string): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.Malformed, message);
+}
+
+function asMap(value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw malformed(`${path}: expected a map`);
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw malformed(`${path}: expected a plain map`);
+  return value as Record<string, unknown>;
+}
+
+function isUint(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function where(key: string, parent?: string): string {
+  return parent === undefined ? key : `${parent}.${key}`;
+}
+
+function uint(map: Record<string, unknown>, key: string, min = 0, parent?: string): number {
+  const value = map[key];
+  if (!isUint(value) || value < min) throw malformed(`${where(key, parent)}: expected an integer >= ${min}`);
+  return value;
+}
+
+function int(map: Record<string, unknown>, key: string): number {
+  const value = map[key];
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) throw malformed(`${key}: expected an integer`);
+  return value;
+}
+
+function str(map: Record<string, unknown>, key: string, minLength: number, maxLength: number): string {
+  const value = map[key];
+  if (typeof value !== "string" || value.length < minLength || value.length > maxLength) {
+    throw malformed(`${key}: expected a string of ${minLength}..${maxLength} characters`);
+  }
+  return value;
+}
+
+function arr(map: Record<string, unknown>, key: string, maxLength: number, parent?: string): unknown[] {
+  const value = map[key];
+  if (!Array.isArray(value) || value.length > maxLength) {
+    throw malformed(`${where(key, parent)}: expected an array of at most ${maxLength} items`);
+  }
+  return value;
+}
+
+function bin(map: Record<string, unknown>, key: string, maxBytes: number, parent?: string): Uint8Array {
+  const value = map[key];
+  if (!(value instanceof Uint8Array) || value.length > maxBytes) {
+    throw malformed(`${where(key, parent)}: expected bin of at most ${maxBytes} bytes`);
+  }
+  return value;
+}
+
