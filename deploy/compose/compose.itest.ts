@@ -241,6 +241,36 @@ describe("the compose stack matches the local stack", () => {
   });
 });
 
+describe("Grafana in the compose stack", () => {
+  it("mounts the provisioning and the dashboards where the provisioning expects them", () => {
+    const grafana = services.grafana!;
+    const provider = parseYaml(read(join(repo, "grafana/provisioning/dashboards/provider.yaml")));
+    expect(grafana.volumes).toContain(`${join(repo, "grafana/provisioning")}:/etc/grafana/provisioning:ro`);
+    expect(grafana.volumes).toContain(`${join(repo, "grafana/dashboards")}:${provider.providers[0].options.path}:ro`);
+  });
+
+  it("sets every variable the provisioning files expand, pointing the data source at the compose InfluxDB", () => {
+    const env = services.grafana!.environment!;
+    const files = ["datasources/influxdb.yaml", "alerting/contact-points.yaml"];
+    // Only the files' YAML, not their comments (which mention optional variables such as RLA_ALERT_EMAIL).
+    const used = files.flatMap((f) =>
+      [
+        ...read(join(repo, "grafana/provisioning", f))
+          .replace(/#.*$/gm, "")
+          .matchAll(/\$\{(\w+)\}/g),
+      ].map((m) => m[1]!),
+    );
+    expect(used.length).toBeGreaterThan(3);
+    expect(used.filter((v) => env[v] === undefined)).toEqual([]);
+    expect(env).toMatchObject({
+      RLA_INFLUX_URL: "http://influxdb:8086",
+      RLA_INFLUX_DB: DEFAULT_INFLUX_DATABASE,
+      RLA_INFLUX_USER: services.influxdb!.environment!.INFLUXDB_READ_USER,
+      RLA_INFLUX_PASSWORD: services.influxdb!.environment!.INFLUXDB_READ_USER_PASSWORD,
+    });
+  });
+});
+
 describe("the config files pass the components' own validation", () => {
   // The CLIs from source (tsx), the way an operator would check a config: `<cli> validate --config <file>`.
   const validate = (cli: string, args: string[], env: Record<string, string> = {}) =>

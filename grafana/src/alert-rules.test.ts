@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  applyThreshold,
-  evaluateExpression,
-  type Result,
-  reduceValues,
-  seriesFromInflux,
-} from "./alert-rules.js";
+import { applyThreshold, evaluateExpression, type Result, reduceValues, seriesFromInflux } from "./alert-rules.js";
 import { GrafanaErrorCode } from "./errors.js";
 import { expressionModelSchema, loadProvisioning, REDUCERS } from "./provisioning.js";
 
@@ -95,7 +89,13 @@ describe("expression chains", () => {
       ],
     };
     const b = evaluateExpression(reduce, new Map([["A", a]]));
-    expect(b).toEqual({ kind: "numbers", numbers: [{ labels: { host: "web-1" }, value: 150 }, { labels: { host: "web-2" }, value: 30 }] });
+    expect(b).toEqual({
+      kind: "numbers",
+      numbers: [
+        { labels: { host: "web-1" }, value: 150 },
+        { labels: { host: "web-2" }, value: 30 },
+      ],
+    });
     expect(evaluateExpression(threshold, new Map([["B", b]]))).toEqual({
       kind: "numbers",
       numbers: [
@@ -106,18 +106,39 @@ describe("expression chains", () => {
   });
 
   it("passes no data through", () => {
-    expect(evaluateExpression(reduce, new Map<string, Result>([["A", { kind: "noData" }]]))).toEqual({ kind: "noData" });
+    expect(evaluateExpression(reduce, new Map<string, Result>([["A", { kind: "noData" }]]))).toEqual({
+      kind: "noData",
+    });
   });
 
   it("refuses math expressions and non-numeric columns with coded errors", () => {
-    const math = expressionModelSchema.parse({ refId: "D", datasource: { type: "__expr__", uid: "__expr__" }, type: "math", expression: "$A" });
-    expect(() => evaluateExpression(math, new Map())).toThrow(expect.objectContaining({ code: GrafanaErrorCode.UnsupportedExpression }));
-    expect(() => seriesFromInflux([{ name: "anomaly", tags: {}, columns: ["time", "key"], values: [[1, "1.2.3.4"]] }])).toThrow(/not numeric/);
+    const math = expressionModelSchema.parse({
+      refId: "D",
+      datasource: { type: "__expr__", uid: "__expr__" },
+      type: "math",
+      expression: "$A",
+    });
+    expect(() => evaluateExpression(math, new Map())).toThrow(
+      expect.objectContaining({ code: GrafanaErrorCode.UnsupportedExpression }),
+    );
+    expect(() =>
+      seriesFromInflux([{ name: "anomaly", tags: {}, columns: ["time", "key"], values: [[1, "1.2.3.4"]] }]),
+    ).toThrow(/not numeric/);
   });
 
   it("turns each InfluxQL value column into one series labelled with the series tags", () => {
     expect(
-      seriesFromInflux([{ name: "m", tags: { host: "a" }, columns: ["time", "x", "y"], values: [[1, 1, null], [2, 2, 3]] }]),
+      seriesFromInflux([
+        {
+          name: "m",
+          tags: { host: "a" },
+          columns: ["time", "x", "y"],
+          values: [
+            [1, 1, null],
+            [2, 2, 3],
+          ],
+        },
+      ]),
     ).toEqual([
       { labels: { host: "a" }, values: [1, 2] },
       { labels: { host: "a" }, values: [null, 3] },

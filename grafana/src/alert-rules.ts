@@ -70,13 +70,24 @@ function reduceStrict(values: MaybeNumber[], reducer: Reducer): MaybeNumber {
 }
 
 /** Grafana's reduce of one series' values (Series.Reduce with the mode's mapper). */
-export function reduceValues(values: MaybeNumber[], reducer: Reducer, mode: ReduceMode = "", replaceWith = 0): MaybeNumber {
+export function reduceValues(
+  values: MaybeNumber[],
+  reducer: Reducer,
+  mode: ReduceMode = "",
+  replaceWith = 0,
+): MaybeNumber {
   if (mode === "dropNN") {
-    const result = reduceStrict(values.filter((v) => !isNonNumber(v)), reducer);
+    const result = reduceStrict(
+      values.filter((v) => !isNonNumber(v)),
+      reducer,
+    );
     return result !== null && Number.isNaN(result) ? null : result;
   }
   if (mode === "replaceNN") {
-    const result = reduceStrict(values.map((v) => (isNonNumber(v) ? replaceWith : v)), reducer);
+    const result = reduceStrict(
+      values.map((v) => (isNonNumber(v) ? replaceWith : v)),
+      reducer,
+    );
     return result !== null && Number.isNaN(result) ? replaceWith : result;
   }
   return reduceStrict(values, reducer);
@@ -106,10 +117,17 @@ export function applyThreshold(value: MaybeNumber, type: ThresholdType, params: 
 /** One server-side expression over already computed inputs. */
 export function evaluateExpression(model: ExpressionModel, inputs: ReadonlyMap<string, Result>): Result {
   if (model.type === "math") {
-    throw new GrafanaError(GrafanaErrorCode.UnsupportedExpression, `expression ${model.refId}: math is not implemented`);
+    throw new GrafanaError(
+      GrafanaErrorCode.UnsupportedExpression,
+      `expression ${model.refId}: math is not implemented`,
+    );
   }
   const input = inputs.get(model.expression);
-  if (!input) throw new GrafanaError(GrafanaErrorCode.UnsupportedExpression, `expression ${model.refId}: input ${model.expression} missing`);
+  if (!input)
+    throw new GrafanaError(
+      GrafanaErrorCode.UnsupportedExpression,
+      `expression ${model.refId}: input ${model.expression} missing`,
+    );
   if (input.kind === "noData") return input;
   if (model.type === "reduce") {
     if (input.kind === "numbers") return input;
@@ -138,7 +156,10 @@ export function seriesFromInflux(series: InfluxSeries[]): LabelledSeries[] {
         const v = row[i + 1];
         if (v === null || v === undefined) return null;
         if (typeof v !== "number") {
-          throw new GrafanaError(GrafanaErrorCode.UnsupportedExpression, `column ${column} of ${s.name} is not numeric: cannot alert on it`);
+          throw new GrafanaError(
+            GrafanaErrorCode.UnsupportedExpression,
+            `column ${column} of ${s.name} is not numeric: cannot alert on it`,
+          );
         }
         return v;
       }),
@@ -179,13 +200,19 @@ async function evaluateResults(
     queries.push({ refId: q.refId, executed });
     const series = await querySeries(conn, executed);
     if (series.length === 0) noData.push({ refId: q.refId, datasourceUid: q.datasourceUid });
-    computed.set(q.refId, series.length === 0 ? { kind: "noData" } : { kind: "series", series: seriesFromInflux(series) });
+    computed.set(
+      q.refId,
+      series.length === 0 ? { kind: "noData" } : { kind: "series", series: seriesFromInflux(series) },
+    );
   }
   // Expressions may only reference earlier-computed results; evaluate in dependency order.
-  const pending = rule.data.filter((d) => d.datasourceUid === EXPRESSION_DATASOURCE_UID).map((d) => expressionModelSchema.parse(d.model));
+  const pending = rule.data
+    .filter((d) => d.datasourceUid === EXPRESSION_DATASOURCE_UID)
+    .map((d) => expressionModelSchema.parse(d.model));
   while (pending.length > 0) {
     const ready = pending.findIndex((m) => m.type === "math" || computed.has(m.expression));
-    if (ready < 0) throw new GrafanaError(GrafanaErrorCode.UnsupportedExpression, `rule ${rule.uid}: expressions form a cycle`);
+    if (ready < 0)
+      throw new GrafanaError(GrafanaErrorCode.UnsupportedExpression, `rule ${rule.uid}: expressions form a cycle`);
     const [model] = pending.splice(ready, 1);
     computed.set(model!.refId, evaluateExpression(model!, computed));
   }
@@ -208,7 +235,14 @@ async function evaluateResults(
   const condition = computed.get(rule.condition);
   if (!condition || condition.kind === "noData") return [{ labels: {}, value: null, state: "NoData" }];
   if (condition.kind === "series") {
-    return [{ labels: {}, value: null, state: "Error", error: "looks like time series data, only reduced data can be alerted on" }];
+    return [
+      {
+        labels: {},
+        value: null,
+        state: "Error",
+        error: "looks like time series data, only reduced data can be alerted on",
+      },
+    ];
   }
   if (condition.numbers.length === 0) return [{ labels: {}, value: null, state: "NoData" }];
   return condition.numbers.map((n) => ({
@@ -219,7 +253,11 @@ async function evaluateResults(
 }
 
 /** Evaluates one rule at `now` (epoch ms). */
-export async function evaluateAlertRule(rule: AlertRuleConfig, conn: InfluxConnection, now: number): Promise<RuleEvaluation> {
+export async function evaluateAlertRule(
+  rule: AlertRuleConfig,
+  conn: InfluxConnection,
+  now: number,
+): Promise<RuleEvaluation> {
   const queries: RuleEvaluation["queries"] = [];
   let results: RuleEvaluation["results"];
   try {
@@ -229,7 +267,12 @@ export async function evaluateAlertRule(rule: AlertRuleConfig, conn: InfluxConne
     results = [{ labels: {}, value: null, state: "Error", error: error.message }];
   }
   // KeepLast needs the previous evaluation; a single evaluation has none, so it keeps the raw state.
-  const noData: Record<string, EvalState> = { NoData: "NoData", Alerting: "Alerting", OK: "Normal", KeepLast: "NoData" };
+  const noData: Record<string, EvalState> = {
+    NoData: "NoData",
+    Alerting: "Alerting",
+    OK: "Normal",
+    KeepLast: "NoData",
+  };
   const execErr: Record<string, EvalState> = { Error: "Error", Alerting: "Alerting", OK: "Normal", KeepLast: "Error" };
   const instances = results.map((r) => ({
     labels: r.labels,
@@ -240,7 +283,14 @@ export async function evaluateAlertRule(rule: AlertRuleConfig, conn: InfluxConne
           ? execErr[rule.execErrState ?? "Alerting"]!
           : r.state,
   }));
-  return { uid: rule.uid, title: rule.title, queries, results, instances, firing: instances.some((i) => i.state === "Alerting") };
+  return {
+    uid: rule.uid,
+    title: rule.title,
+    queries,
+    results,
+    instances,
+    firing: instances.some((i) => i.state === "Alerting"),
+  };
 }
 
 export interface EvaluateAlertRulesOptions extends InfluxConnection {

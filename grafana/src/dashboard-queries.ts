@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { flattenPanels, type DashboardStructure, dashboardStructureSchema } from "./dashboards/validate.js";
+import { type DashboardStructure, dashboardStructureSchema, flattenPanels } from "./dashboards/validate.js";
 import { GrafanaError, GrafanaErrorCode } from "./errors.js";
 import { type InfluxConnection, type InfluxSeries, querySeries } from "./influxql.js";
 import { calculateInterval, expandInfluxQLMacros, interpolateVariables, type TemplateVariable } from "./interpolate.js";
@@ -65,7 +65,10 @@ function optionValues(series: InfluxSeries[]): string[] {
 function parseDashboard(json: unknown): DashboardStructure {
   const parsed = dashboardStructureSchema.safeParse(json);
   if (!parsed.success) {
-    throw new GrafanaError(GrafanaErrorCode.BadDashboard, `not a dashboard Grafana can run: ${parsed.error.issues[0]?.message}`);
+    throw new GrafanaError(
+      GrafanaErrorCode.BadDashboard,
+      `not a dashboard Grafana can run: ${parsed.error.issues[0]?.message}`,
+    );
   }
   return parsed.data;
 }
@@ -103,7 +106,10 @@ export async function runDashboardQueries(options: RunDashboardQueriesOptions): 
     for (const panel of flattenPanels(dashboard)) {
       const usesInterval = panel.targets.some((t) => /\$(__)?interval/.test(t.query));
       if (usesInterval && panel.maxDataPoints === undefined) {
-        throw new GrafanaError(GrafanaErrorCode.BadDashboard, `panel ${panel.id} uses $__interval without maxDataPoints`);
+        throw new GrafanaError(
+          GrafanaErrorCode.BadDashboard,
+          `panel ${panel.id} uses $__interval without maxDataPoints`,
+        );
       }
       const { intervalMs } = calculateInterval(
         options.from,

@@ -98,7 +98,13 @@ function anomalyPoint(a: Anomaly): Point {
     .timestamp(a.startMs);
 }
 
-function topPoints(measurement: "top_ip" | "top_url", field: "ip" | "url", host: string, startMs: number, entries: Array<[string, number]>) {
+function topPoints(
+  measurement: "top_ip" | "top_url",
+  field: "ip" | "url",
+  host: string,
+  startMs: number,
+  entries: Array<[string, number]>,
+) {
   return entries.map(([name, requests], i) =>
     new Point(measurement)
       .tag("host", host)
@@ -110,7 +116,10 @@ function topPoints(measurement: "top_ip" | "top_url", field: "ip" | "url", host:
   );
 }
 
-function pipelinePoint(startMs: number, counts: { partials: number; late: number; dropped: number; duplicates: number; decodeErrors: number }) {
+function pipelinePoint(
+  startMs: number,
+  counts: { partials: number; late: number; dropped: number; duplicates: number; decodeErrors: number },
+) {
   return new Point("pipeline")
     .tag("instance", "central-1")
     .intField("partials", counts.partials)
@@ -139,7 +148,11 @@ async function createDatabase(scenario: string): Promise<InfluxConnection> {
 
 async function writePoints(conn: InfluxConnection, points: Point[]): Promise<void> {
   // InfluxDB 1.8's /api/v2/write compatibility endpoint: bucket "<db>/<rp>", empty token when auth is off.
-  const writeApi = new InfluxDB({ url: influxUrl, token: "" }).getWriteApi("", `${conn.database}/${RETENTION_POLICY}`, "ms");
+  const writeApi = new InfluxDB({ url: influxUrl, token: "" }).getWriteApi(
+    "",
+    `${conn.database}/${RETENTION_POLICY}`,
+    "ms",
+  );
   writeApi.writePoints(points);
   await writeApi.close();
 }
@@ -165,7 +178,8 @@ function column(series: InfluxSeries | undefined, name: string): Map<number, num
   const out = new Map<number, number | string | boolean>();
   if (!series) return out;
   const index = series.columns.indexOf(name);
-  for (const row of series.values) if (row[index] !== null && row[index] !== undefined) out.set(row[0] as number, row[index]!);
+  for (const row of series.values)
+    if (row[index] !== null && row[index] !== undefined) out.set(row[0] as number, row[index]!);
   return out;
 }
 
@@ -201,30 +215,69 @@ describe("dashboard queries against InfluxDB", () => {
       ...hostWindows.map((w) => httpStatsPoint(w, { reported: 1, expected: 1 })),
       ...fleetWindows.map((w, i) => httpStatsPoint(w, { reported: i === 2 ? 1 : 2, expected: 2 })),
       // Older window with five ranks, newest with three: the table shows the newest entry per rank.
-      ...topPoints("top_ip", "ip", "all", base, [["198.51.100.9", 40], ["198.51.100.8", 30], ["198.51.100.7", 20], ["198.51.100.6", 10], ["198.51.100.5", 5]]),
-      ...topPoints("top_ip", "ip", "all", base + 3 * WINDOW_MS, [["203.0.113.1", 90], ["203.0.113.2", 60], ["203.0.113.3", 25]]),
-      ...topPoints("top_url", "url", "all", base + 3 * WINDOW_MS, [["/", 120], ["/login", 44]]),
-      anomalyPoint({ type: "ip_spike", host: "all", startMs: base + WINDOW_MS, key: "203.0.113.1", value: 900, threshold: 200 }),
-      anomalyPoint({ type: "error_surge", host: "web-2.example.com", startMs: base + 2 * WINDOW_MS, key: "5xx", value: 0.4, threshold: 0.1 }),
+      ...topPoints("top_ip", "ip", "all", base, [
+        ["198.51.100.9", 40],
+        ["198.51.100.8", 30],
+        ["198.51.100.7", 20],
+        ["198.51.100.6", 10],
+        ["198.51.100.5", 5],
+      ]),
+      ...topPoints("top_ip", "ip", "all", base + 3 * WINDOW_MS, [
+        ["203.0.113.1", 90],
+        ["203.0.113.2", 60],
+        ["203.0.113.3", 25],
+      ]),
+      ...topPoints("top_url", "url", "all", base + 3 * WINDOW_MS, [
+        ["/", 120],
+        ["/login", 44],
+      ]),
+      anomalyPoint({
+        type: "ip_spike",
+        host: "all",
+        startMs: base + WINDOW_MS,
+        key: "203.0.113.1",
+        value: 900,
+        threshold: 200,
+      }),
+      anomalyPoint({
+        type: "error_surge",
+        host: "web-2.example.com",
+        startMs: base + 2 * WINDOW_MS,
+        key: "5xx",
+        value: 0.4,
+        threshold: 0.1,
+      }),
       pipelinePoint(base, { partials: 2, late: 1, dropped: 0, duplicates: 0, decodeErrors: 0 }),
       pipelinePoint(base + 2 * WINDOW_MS, { partials: 2, late: 0, dropped: 3, duplicates: 1, decodeErrors: 2 }),
     ];
     await writePoints(conn, points);
     // Connect the way Grafana does: from the provisioned data source with its env vars set.
-    const datasource = resolveInfluxDatasource(provisioning, INFLUX_DATASOURCE_UID, { RLA_INFLUX_URL: influxUrl, RLA_INFLUX_DB: conn.database });
-    [fleet] = await runDashboardQueries({ ...datasource, from, to, vars: { host: "all" }, datasourceMinInterval: datasource.minInterval });
+    const datasource = resolveInfluxDatasource(provisioning, INFLUX_DATASOURCE_UID, {
+      RLA_INFLUX_URL: influxUrl,
+      RLA_INFLUX_DB: conn.database,
+    });
+    [fleet] = await runDashboardQueries({
+      ...datasource,
+      from,
+      to,
+      vars: { host: "all" },
+      datasourceMinInterval: datasource.minInterval,
+    });
   });
 
   it("every panel query runs, at a 10 s interval for a 15 min range", () => {
     const targets = flattenPanels(dashboardStructureSchema.parse(fleetOverviewDashboard())).flatMap((p) => p.targets);
     expect(fleet.results.map((r) => r.query)).toEqual(targets.map((t) => t.query));
-    for (const r of fleet.results.filter((r) => r.query.includes("$__interval"))) expect(r.intervalMs, r.panelTitle).toBe(10_000);
+    for (const r of fleet.results.filter((r) => r.query.includes("$__interval")))
+      expect(r.intervalMs, r.panelTitle).toBe(10_000);
     const empty = fleet.results.filter((r) => r.series.length === 0).map((r) => r.panelTitle);
     expect(empty).toEqual([]);
   });
 
   it("the host variable offers the fleet row and every host", () => {
-    expect(fleet.variables).toEqual([{ name: "host", options: expect.arrayContaining(["all", ...HOSTS]), current: "all" }]);
+    expect(fleet.variables).toEqual([
+      { name: "host", options: expect.arrayContaining(["all", ...HOSTS]), current: "all" },
+    ]);
     expect(fleet.variables[0]!.options).toHaveLength(3);
   });
 
@@ -278,10 +331,14 @@ describe("dashboard queries against InfluxDB", () => {
   it("stat panels show the newest window", () => {
     const newest = fleetWindows.at(-1)!;
     // A lone selector (last) reports the selected point's time: the newest window's start.
-    expect(byPanel(fleet, "Requests/s (latest window)").series[0]!.values).toEqual([[newest.startMs, requestsOf(newest) / 10]]);
+    expect(byPanel(fleet, "Requests/s (latest window)").series[0]!.values).toEqual([
+      [newest.startMs, requestsOf(newest) / 10],
+    ]);
     const [fiveXx] = byPanel(fleet, "5xx % (latest window)").series[0]!.values;
     expect(fiveXx![1]).toBeCloseTo((100 * newest.status[4]) / requestsOf(newest), 9);
-    expect(byPanel(fleet, "p99 latency (latest window)").series[0]!.values).toEqual([[newest.startMs, newest.latencyMs.p99]]);
+    expect(byPanel(fleet, "p99 latency (latest window)").series[0]!.values).toEqual([
+      [newest.startMs, newest.latencyMs.p99],
+    ]);
     expect(byPanel(fleet, "Agents reported / expected").series[0]!.values).toEqual([[from, 2, 2]]);
   });
 
@@ -295,7 +352,10 @@ describe("dashboard queries against InfluxDB", () => {
       ["5", "198.51.100.5", 5],
     ]);
     const urls = byPanel(fleet, "Top URLs").series.map((s) => s.values[0]!.slice(1));
-    expect(urls.sort()).toEqual([["/", 120], ["/login", 44]]);
+    expect(urls.sort()).toEqual([
+      ["/", 120],
+      ["/login", 44],
+    ]);
   });
 
   it("the anomalies table lists time, type, key, value, threshold and host, newest first", () => {
@@ -312,10 +372,17 @@ describe("dashboard queries against InfluxDB", () => {
     expect([...column(agents, "reported").values()]).toEqual([2, 2, 1, 2]);
     expect([...column(agents, "expected").values()]).toEqual([2, 2, 2, 2]);
     const [late] = byPanel(fleet, "Late, dropped and duplicate partials").series;
-    expect([...column(late, "late partials")]).toEqual([[base, 1], [base + 2 * WINDOW_MS, 0]]);
+    expect([...column(late, "late partials")]).toEqual([
+      [base, 1],
+      [base + 2 * WINDOW_MS, 0],
+    ]);
     expect(column(late, "dropped late").get(base + 2 * WINDOW_MS)).toBe(3);
     expect(column(late, "duplicates").get(base + 2 * WINDOW_MS)).toBe(1);
-    expect(column(byPanel(fleet, "Decode errors and parse rejects", "A").series[0], "decode errors").get(base + 2 * WINDOW_MS)).toBe(2);
+    expect(
+      column(byPanel(fleet, "Decode errors and parse rejects", "A").series[0], "decode errors").get(
+        base + 2 * WINDOW_MS,
+      ),
+    ).toBe(2);
     const rejects = column(byPanel(fleet, "Decode errors and parse rejects", "B").series[0], "parse rejects");
     expect([...rejects.values()]).toEqual(fleetWindows.map((w) => w.parseRejects));
   });
@@ -349,8 +416,14 @@ describe("alert rules against InfluxDB", () => {
   const now = base + 20 * 60_000;
   const recentWindows = (count: number, lastStartMs: number) =>
     Array.from({ length: count }, (_, i) => lastStartMs - (count - 1 - i) * WINDOW_MS).flatMap((startMs) => [
-      httpStatsPoint({ host: "web-1", startMs, status: [0, 95, 0, 4, 1], bytes: 10_000, latencyMs: latency(80), parseRejects: 0 }, { reported: 1, expected: 1 }),
-      httpStatsPoint({ host: "all", startMs, status: [0, 95, 0, 4, 1], bytes: 10_000, latencyMs: latency(80), parseRejects: 0 }, { reported: 1, expected: 1 }),
+      httpStatsPoint(
+        { host: "web-1", startMs, status: [0, 95, 0, 4, 1], bytes: 10_000, latencyMs: latency(80), parseRejects: 0 },
+        { reported: 1, expected: 1 },
+      ),
+      httpStatsPoint(
+        { host: "all", startMs, status: [0, 95, 0, 4, 1], bytes: 10_000, latencyMs: latency(80), parseRejects: 0 },
+        { reported: 1, expected: 1 },
+      ),
     ]);
   const state = (evaluations: RuleEvaluation[], title: string) => evaluations.find((e) => e.title === title)!;
 
@@ -358,9 +431,30 @@ describe("alert rules against InfluxDB", () => {
     const conn = await createDatabase("anomalous");
     await writePoints(conn, [
       ...recentWindows(12, now - 20_000),
-      anomalyPoint({ type: "ip_spike", host: "all", startMs: now - 90_000, key: "203.0.113.66", value: 1500, threshold: 300 }),
-      anomalyPoint({ type: "error_surge", host: "web-1", startMs: now - 60_000, key: "5xx", value: 0.35, threshold: 0.05 }),
-      anomalyPoint({ type: "url_scan", host: "all", startMs: now - 200_000, key: "198.51.100.23", value: 240, threshold: 50 }),
+      anomalyPoint({
+        type: "ip_spike",
+        host: "all",
+        startMs: now - 90_000,
+        key: "203.0.113.66",
+        value: 1500,
+        threshold: 300,
+      }),
+      anomalyPoint({
+        type: "error_surge",
+        host: "web-1",
+        startMs: now - 60_000,
+        key: "5xx",
+        value: 0.35,
+        threshold: 0.05,
+      }),
+      anomalyPoint({
+        type: "url_scan",
+        host: "all",
+        startMs: now - 200_000,
+        key: "198.51.100.23",
+        value: 240,
+        threshold: 50,
+      }),
     ]);
     const evaluations = await evaluateAlertRules({ ...conn, now });
     expect(evaluations.map((e) => [e.title, e.firing])).toEqual([
@@ -369,9 +463,15 @@ describe("alert rules against InfluxDB", () => {
       ["url_scan", true],
       ["pipeline_stalled", false],
     ]);
-    expect(state(evaluations, "ip_spike").results).toEqual([{ labels: { host: "all", service: "web" }, value: 1, state: "Alerting" }]);
-    expect(state(evaluations, "error_surge").instances).toEqual([{ labels: { host: "web-1", service: "web" }, state: "Alerting" }]);
-    expect(state(evaluations, "url_scan").instances).toEqual([{ labels: { host: "all", service: "web" }, state: "Alerting" }]);
+    expect(state(evaluations, "ip_spike").results).toEqual([
+      { labels: { host: "all", service: "web" }, value: 1, state: "Alerting" },
+    ]);
+    expect(state(evaluations, "error_surge").instances).toEqual([
+      { labels: { host: "web-1", service: "web" }, state: "Alerting" },
+    ]);
+    expect(state(evaluations, "url_scan").instances).toEqual([
+      { labels: { host: "all", service: "web" }, state: "Alerting" },
+    ]);
     expect(state(evaluations, "pipeline_stalled").instances).toEqual([{ labels: {}, state: "Normal" }]);
     expect(state(evaluations, "ip_spike").queries[0]!.executed).toBe(
       `SELECT max("value") AS "requests" FROM "anomaly" WHERE "type" = 'ip_spike' AND time >= ${now - 300_000}ms and time <= ${now}ms GROUP BY "host", "service"`,
@@ -383,7 +483,14 @@ describe("alert rules against InfluxDB", () => {
     await writePoints(conn, [
       ...recentWindows(12, now - 20_000),
       // An anomaly older than the rules' 5-minute range is history, not an alert.
-      anomalyPoint({ type: "ip_spike", host: "all", startMs: now - 400_000, key: "203.0.113.66", value: 1500, threshold: 300 }),
+      anomalyPoint({
+        type: "ip_spike",
+        host: "all",
+        startMs: now - 400_000,
+        key: "203.0.113.66",
+        value: 1500,
+        threshold: 300,
+      }),
     ]);
     const evaluations = await evaluateAlertRules({ ...conn, now });
     expect(evaluations.filter((e) => e.firing).map((e) => e.title)).toEqual([]);
@@ -399,10 +506,22 @@ describe("alert rules against InfluxDB", () => {
     // Fleet windows stop 70 s before `now`; a host row keeps arriving, which must not hide the stall.
     await writePoints(conn, [
       ...recentWindows(6, now - 70_000),
-      httpStatsPoint({ host: "web-1", startMs: now - 10_000, status: [0, 1, 0, 0, 0], bytes: 1, latencyMs: latency(1), parseRejects: 0 }, { reported: 1, expected: 1 }),
+      httpStatsPoint(
+        {
+          host: "web-1",
+          startMs: now - 10_000,
+          status: [0, 1, 0, 0, 0],
+          bytes: 1,
+          latencyMs: latency(1),
+          parseRejects: 0,
+        },
+        { reported: 1, expected: 1 },
+      ),
     ]);
     const stalled = state(await evaluateAlertRules({ ...conn, now }), "pipeline_stalled");
-    expect(stalled.results).toEqual([{ labels: { datasource_uid: INFLUX_DATASOURCE_UID, ref_id: "A" }, value: null, state: "NoData" }]);
+    expect(stalled.results).toEqual([
+      { labels: { datasource_uid: INFLUX_DATASOURCE_UID, ref_id: "A" }, value: null, state: "NoData" },
+    ]);
     expect(stalled.instances.map((i) => i.state)).toEqual(["Alerting"]);
     expect(stalled.firing).toBe(true);
 

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Grafana's ${VAR} placeholders are what these tests are about
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -65,7 +66,8 @@ describe("intervals (Grafana's rangeutil / gtime)", () => {
 
 describe("expandInfluxQLMacros (InfluxQL backend)", () => {
   it("expands $timeFilter to an inclusive ms range and the interval macros", () => {
-    const q = 'SELECT sum("requests") / ($__interval_ms / 1000) FROM "http_stats" WHERE $timeFilter GROUP BY time($__interval), time($interval)';
+    const q =
+      'SELECT sum("requests") / ($__interval_ms / 1000) FROM "http_stats" WHERE $timeFilter GROUP BY time($__interval), time($interval)';
     expect(expandInfluxQLMacros(q, { fromMs: 1_700_000_000_000, toMs: 1_700_003_600_000, intervalMs: 10_000 })).toBe(
       'SELECT sum("requests") / (10000 / 1000) FROM "http_stats" WHERE time >= 1700000000000ms and time <= 1700003600000ms GROUP BY time(10s), time(10s)',
     );
@@ -80,7 +82,9 @@ describe("interpolateVariables (templateSrv + InfluxDB interpolateQueryExpr)", (
   const single = (current: string): TemplateVariable => ({ name: "host", current });
 
   it("regex-escapes a single value once, including '/', and leaves numbers alone", () => {
-    expect(interpolateVariables('"host" =~ /^$host$/', [single("web-1.example.com")])).toBe('"host" =~ /^web-1\\.example\\.com$/');
+    expect(interpolateVariables('"host" =~ /^$host$/', [single("web-1.example.com")])).toBe(
+      '"host" =~ /^web-1\\.example\\.com$/',
+    );
     expect(interpolateVariables("/^$host$/", [single("a/b")])).toBe("/^a\\/b$/");
     expect(interpolateVariables("/^$host$/", [single("10.0.0.1")])).toBe("/^10.0.0.1$/");
   });

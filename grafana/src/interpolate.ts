@@ -224,7 +224,10 @@ export function interpolateVariables(query: string, variables: readonly Template
       const variable = byName.get(var1 ?? var2 ?? var3 ?? "");
       if (!variable) return match;
       if (fieldPath) {
-        throw new GrafanaError(GrafanaErrorCode.BadTemplate, `variable "${variable.name}" has a field path: unsupported`);
+        throw new GrafanaError(
+          GrafanaErrorCode.BadTemplate,
+          `variable "${variable.name}" has a field path: unsupported`,
+        );
       }
       let value: string | string[] = variable.current;
       const isAll = value === ALL_VALUE || (Array.isArray(value) && value[0] === ALL_VALUE);
@@ -261,6 +264,11 @@ export const INFLUXQL_BACKEND_MACROS: ReadonlySet<string> = new Set([
 export function expandEnv(value: string, env: Readonly<Record<string, string | undefined>>): string {
   return value
     .split("$$")
-    .map((part) => part.replace(/\$\{([^}]*)\}|\$([A-Za-z0-9_]+)/g, (_m, braced?: string, bare?: string) => env[braced ?? bare ?? ""] ?? ""))
+    .map((part) =>
+      part.replace(
+        /\$\{([^}]*)\}|\$([A-Za-z0-9_]+)/g,
+        (_m, braced?: string, bare?: string) => env[braced ?? bare ?? ""] ?? "",
+      ),
+    )
     .join("$");
 }

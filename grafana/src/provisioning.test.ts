@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Grafana's ${VAR} placeholders are what these tests are about
 import { describe, expect, it } from "vitest";
 import { INFLUX_DATASOURCE_UID } from "./datasource.js";
 import { GrafanaErrorCode } from "./errors.js";
@@ -53,7 +54,11 @@ describe("committed provisioning files", () => {
   it("load the dashboards folder through one file provider", async () => {
     const { dashboardProviders } = await loadProvisioning();
     expect(dashboardProviders).toEqual([
-      expect.objectContaining({ type: "file", folder: "Realtime Log Analytics", options: expect.objectContaining({ path: "/var/lib/grafana/dashboards/rla" }) }),
+      expect.objectContaining({
+        type: "file",
+        folder: "Realtime Log Analytics",
+        options: expect.objectContaining({ path: "/var/lib/grafana/dashboards/rla" }),
+      }),
     ]);
   });
 
@@ -83,11 +88,19 @@ describe("committed provisioning files", () => {
     expect(contactPoints).toEqual([
       expect.objectContaining({
         name: "rla-oncall",
-        receivers: [expect.objectContaining({ type: "webhook", settings: expect.objectContaining({ url: "${RLA_ALERT_WEBHOOK_URL}" }) })],
+        receivers: [
+          expect.objectContaining({
+            type: "webhook",
+            settings: expect.objectContaining({ url: "${RLA_ALERT_WEBHOOK_URL}" }),
+          }),
+        ],
       }),
     ]);
     expect(policies).toHaveLength(1);
-    expect(policies[0]).toMatchObject({ receiver: "rla-oncall", routes: [{ receiver: "rla-oncall", object_matchers: [["component", "=", "rla"]] }] });
+    expect(policies[0]).toMatchObject({
+      receiver: "rla-oncall",
+      routes: [{ receiver: "rla-oncall", object_matchers: [["component", "=", "rla"]] }],
+    });
   });
 
   it("reference only things that exist: data sources, dashboard panels, contact points", async () => {
@@ -108,17 +121,29 @@ describe("provisioning schemas", () => {
   };
 
   it("reject an unknown key and name its path", () => {
-    const text = "apiVersion: 1\ndatasources:\n  - name: x\n    uid: x\n    type: influxdb\n    url: http://x\n    databse: rla\n";
-    expectRejected(() => parseProvisioningFile(datasourcesFileSchema, text, "ds.yaml"), "ds.yaml", "datasources.0", "databse");
+    const text =
+      "apiVersion: 1\ndatasources:\n  - name: x\n    uid: x\n    type: influxdb\n    url: http://x\n    databse: rla\n";
+    expectRejected(
+      () => parseProvisioningFile(datasourcesFileSchema, text, "ds.yaml"),
+      "ds.yaml",
+      "datasources.0",
+      "databse",
+    );
   });
 
   it("reject an InfluxQL data source without a database", () => {
     const text = "apiVersion: 1\ndatasources:\n  - name: x\n    uid: x\n    type: influxdb\n    url: http://x\n";
-    expectRejected(() => parseProvisioningFile(datasourcesFileSchema, text, "ds.yaml"), "datasources.0.jsonData.dbName");
+    expectRejected(
+      () => parseProvisioningFile(datasourcesFileSchema, text, "ds.yaml"),
+      "datasources.0.jsonData.dbName",
+    );
   });
 
   it("reject a wrong apiVersion and invalid YAML", () => {
-    expectRejected(() => parseProvisioningFile(dashboardProvidersFileSchema, "apiVersion: 2\nproviders: []\n", "p.yaml"), "apiVersion");
+    expectRejected(
+      () => parseProvisioningFile(dashboardProvidersFileSchema, "apiVersion: 2\nproviders: []\n", "p.yaml"),
+      "apiVersion",
+    );
     expectRejected(() => parseProvisioningFile(alertingFileSchema, "groups: [", "a.yaml"), "not valid YAML");
   });
 
@@ -148,17 +173,35 @@ groups:
   });
 
   it("reject a rule whose condition, expression input, reducer or duration is wrong", () => {
-    expectRejected(() => parseProvisioningFile(alertingFileSchema, rule({ condition: "Z" }), "r.yaml"), "condition", '"Z" is not a refId');
-    expectRejected(() => parseProvisioningFile(alertingFileSchema, rule({ expression: "Q" }), "r.yaml"), 'unknown input "Q"');
-    expectRejected(() => parseProvisioningFile(alertingFileSchema, rule({ reducer: "median" }), "r.yaml"), "model.reducer");
-    expectRejected(() => parseProvisioningFile(alertingFileSchema, rule({ forDuration: "1 minute" }), "r.yaml"), "for", "duration");
+    expectRejected(
+      () => parseProvisioningFile(alertingFileSchema, rule({ condition: "Z" }), "r.yaml"),
+      "condition",
+      '"Z" is not a refId',
+    );
+    expectRejected(
+      () => parseProvisioningFile(alertingFileSchema, rule({ expression: "Q" }), "r.yaml"),
+      'unknown input "Q"',
+    );
+    expectRejected(
+      () => parseProvisioningFile(alertingFileSchema, rule({ reducer: "median" }), "r.yaml"),
+      "model.reducer",
+    );
+    expectRejected(
+      () => parseProvisioningFile(alertingFileSchema, rule({ forDuration: "1 minute" }), "r.yaml"),
+      "for",
+      "duration",
+    );
   });
 
   it("reject a webhook contact point without a URL and a policy root with matchers", () => {
-    const cp = "apiVersion: 1\ncontactPoints:\n  - name: c\n    receivers:\n      - uid: w\n        type: webhook\n        settings: { httpMethod: POST }\n";
+    const cp =
+      "apiVersion: 1\ncontactPoints:\n  - name: c\n    receivers:\n      - uid: w\n        type: webhook\n        settings: { httpMethod: POST }\n";
     expectRejected(() => parseProvisioningFile(alertingFileSchema, cp, "c.yaml"), "settings.url");
     const policy = "apiVersion: 1\npolicies:\n  - receiver: c\n    object_matchers: [[a, '=', b]]\n";
-    expectRejected(() => parseProvisioningFile(alertingFileSchema, policy, "p.yaml"), "root policy cannot have matchers");
+    expectRejected(
+      () => parseProvisioningFile(alertingFileSchema, policy, "p.yaml"),
+      "root policy cannot have matchers",
+    );
   });
 
   it("report references to a missing contact point, data source or panel", async () => {

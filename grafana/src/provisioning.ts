@@ -17,7 +17,9 @@ import { PROVISIONING_DIR } from "./paths.js";
 /** Grafana's short uid rule (util.IsValidShortUID + 40-char column). */
 const uid = z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/, "1–40 characters of a-z, A-Z, 0-9, '-' or '_'");
 /** Prometheus duration as Grafana alerting parses it (model.ParseDuration), e.g. "30s", "1m", "4h", "0s". */
-const duration = z.string().regex(/^(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$/, "a duration like 30s, 5m, 4h");
+const duration = z
+  .string()
+  .regex(/^(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$/, "a duration like 30s, 5m, 4h");
 const orgId = z.number().int().min(1);
 const ref = z.object({ type: z.string().min(1), uid: z.string().min(1) }).strict();
 
@@ -31,7 +33,10 @@ export const influxJsonDataSchema = z
     dbName: z.string().optional(),
     httpMode: z.enum(["GET", "POST"]).optional(),
     /** Minimum `$__interval` for every query of this data source. */
-    timeInterval: z.string().regex(/^\d+(ms|s|m|h|d)$/, "an interval like 10s").optional(),
+    timeInterval: z
+      .string()
+      .regex(/^\d+(ms|s|m|h|d)$/, "an interval like 10s")
+      .optional(),
     maxSeries: z.number().int().positive().optional(),
   })
   .strict();
@@ -64,7 +69,11 @@ export const datasourceSchema = z
       return;
     }
     if ((jsonData.data.version ?? "InfluxQL") === "InfluxQL" && !ds.database && !jsonData.data.dbName) {
-      ctx.addIssue({ code: "custom", path: ["jsonData", "dbName"], message: "an InfluxQL data source needs a database" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["jsonData", "dbName"],
+        message: "an InfluxQL data source needs a database",
+      });
     }
   });
 
@@ -92,9 +101,7 @@ export const dashboardProviderSchema = z
     disableDeletion: z.boolean().optional(),
     /** Grafana polls the folder at most this often; it enforces a 10 s minimum. */
     updateIntervalSeconds: z.number().int().min(10).optional(),
-    options: z
-      .object({ path: z.string().min(1), foldersFromFilesStructure: z.boolean().optional() })
-      .strict(),
+    options: z.object({ path: z.string().min(1), foldersFromFilesStructure: z.boolean().optional() }).strict(),
   })
   .strict();
 
@@ -193,9 +200,9 @@ export const ruleQuerySchema = z
   })
   .strict()
   .superRefine((q, ctx) => {
-    const model = (q.datasourceUid === EXPRESSION_DATASOURCE_UID ? expressionModelSchema : influxQLModelSchema).safeParse(
-      q.model,
-    );
+    const model = (
+      q.datasourceUid === EXPRESSION_DATASOURCE_UID ? expressionModelSchema : influxQLModelSchema
+    ).safeParse(q.model);
     if (!model.success) {
       for (const issue of model.error.issues) ctx.addIssue({ ...issue, path: ["model", ...issue.path] });
     } else if (model.data.refId !== q.refId) {
@@ -230,7 +237,8 @@ export const alertRuleSchema = z
   .superRefine((rule, ctx) => {
     const refIds = rule.data.map((q) => q.refId);
     refIds.forEach((refId, i) => {
-      if (refIds.indexOf(refId) !== i) ctx.addIssue({ code: "custom", path: ["data", i, "refId"], message: "duplicate refId" });
+      if (refIds.indexOf(refId) !== i)
+        ctx.addIssue({ code: "custom", path: ["data", i, "refId"], message: "duplicate refId" });
     });
     if (!refIds.includes(rule.condition)) {
       ctx.addIssue({ code: "custom", path: ["condition"], message: `"${rule.condition}" is not a refId of data` });
@@ -239,7 +247,11 @@ export const alertRuleSchema = z
       if (q.datasourceUid !== EXPRESSION_DATASOURCE_UID) return;
       for (const input of expressionInputs(q.model)) {
         if (!refIds.includes(input) || input === q.refId) {
-          ctx.addIssue({ code: "custom", path: ["data", i, "model", "expression"], message: `unknown input "${input}"` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["data", i, "model", "expression"],
+            message: `unknown input "${input}"`,
+          });
         }
       }
     });
@@ -310,9 +322,16 @@ export const notificationRouteSchema: z.ZodType<NotificationRoute> = z.lazy(() =
 );
 /** The root of a policy tree: it must name a receiver, and (Grafana's rule) cannot have matchers. */
 export const notificationPolicySchema = z
-  .object({ ...routeFields, orgId: orgId.optional(), receiver: z.string().min(1), routes: z.array(notificationRouteSchema).optional() })
+  .object({
+    ...routeFields,
+    orgId: orgId.optional(),
+    receiver: z.string().min(1),
+    routes: z.array(notificationRouteSchema).optional(),
+  })
   .strict()
-  .refine((p) => !p.matchers?.length && !p.object_matchers?.length, { message: "the root policy cannot have matchers" });
+  .refine((p) => !p.matchers?.length && !p.object_matchers?.length, {
+    message: "the root policy cannot have matchers",
+  });
 
 export const alertingFileSchema = z
   .object({
@@ -374,7 +393,10 @@ export function parseProvisioningFile<T>(schema: z.ZodType<T>, text: string, fil
 
 async function yamlFiles(dir: string, sub: string): Promise<string[]> {
   const entries = await readdir(join(dir, sub)).catch(() => [] as string[]);
-  return entries.filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(sub, f));
+  return entries
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => join(sub, f));
 }
 
 /** Reads and validates every YAML file Grafana would read from a provisioning folder (default: ours). */
@@ -393,7 +415,9 @@ export async function loadProvisioning(dir: string = PROVISIONING_DIR): Promise<
     result.files.push(file);
   }
   for (const file of await yamlFiles(dir, "dashboards")) {
-    result.dashboardProviders.push(...parseProvisioningFile(dashboardProvidersFileSchema, await read(file), file).providers);
+    result.dashboardProviders.push(
+      ...parseProvisioningFile(dashboardProvidersFileSchema, await read(file), file).providers,
+    );
     result.files.push(file);
   }
   for (const file of await yamlFiles(dir, "alerting")) {
@@ -424,7 +448,10 @@ export function resolveInfluxDatasource(
 ): ResolvedInfluxDatasource {
   const ds = provisioning.datasources.find((d) => d.uid === datasourceUid);
   if (!ds || ds.type !== INFLUX_DATASOURCE_TYPE) {
-    throw new GrafanaError(GrafanaErrorCode.BadProvisioning, `no InfluxDB data source with uid "${datasourceUid}" is provisioned`);
+    throw new GrafanaError(
+      GrafanaErrorCode.BadProvisioning,
+      `no InfluxDB data source with uid "${datasourceUid}" is provisioned`,
+    );
   }
   const jsonData = influxJsonDataSchema.parse(ds.jsonData ?? {});
   const expand = (value: string | undefined) => expandEnv(value ?? "", env);
@@ -444,19 +471,27 @@ export function resolveInfluxDatasource(
  */
 export function checkProvisioningReferences(
   provisioning: Provisioning,
-  dashboards: ReadonlyArray<{ uid?: string; panels?: ReadonlyArray<{ id?: number; panels?: ReadonlyArray<{ id?: number }> }> }>,
+  dashboards: ReadonlyArray<{
+    uid?: string;
+    panels?: ReadonlyArray<{ id?: number; panels?: ReadonlyArray<{ id?: number }> }>;
+  }>,
 ): string[] {
   const problems: string[] = [];
   const datasourceUids = new Set([...provisioning.datasources.map((d) => d.uid), EXPRESSION_DATASOURCE_UID]);
   const panelIds = new Map(
-    dashboards.map((d) => [d.uid, new Set((d.panels ?? []).flatMap((p) => [p.id, ...(p.panels ?? []).map((c) => c.id)]))]),
+    dashboards.map((d) => [
+      d.uid,
+      new Set((d.panels ?? []).flatMap((p) => [p.id, ...(p.panels ?? []).map((c) => c.id)])),
+    ]),
   );
   for (const group of provisioning.ruleGroups) {
     for (const rule of group.rules) {
       for (const q of rule.data) {
-        if (!datasourceUids.has(q.datasourceUid)) problems.push(`rule ${rule.uid} query ${q.refId}: unknown data source "${q.datasourceUid}"`);
+        if (!datasourceUids.has(q.datasourceUid))
+          problems.push(`rule ${rule.uid} query ${q.refId}: unknown data source "${q.datasourceUid}"`);
         const modelDatasource = q.model.datasource as { uid?: string } | undefined;
-        if (modelDatasource?.uid !== q.datasourceUid) problems.push(`rule ${rule.uid} query ${q.refId}: model.datasource.uid differs from datasourceUid`);
+        if (modelDatasource?.uid !== q.datasourceUid)
+          problems.push(`rule ${rule.uid} query ${q.refId}: model.datasource.uid differs from datasourceUid`);
       }
       if (rule.dashboardUid !== undefined && !panelIds.get(rule.dashboardUid)?.has(rule.panelId)) {
         problems.push(`rule ${rule.uid}: no panel ${rule.panelId} on dashboard "${rule.dashboardUid}"`);
@@ -465,10 +500,12 @@ export function checkProvisioningReferences(
   }
   // Grafana creates this contact point in every organisation.
   const receivers = new Set(["grafana-default-email", ...provisioning.contactPoints.map((c) => c.name)]);
-  const visit = (route: NotificationRoute, path: string) => {
-    if (route.receiver !== undefined && !receivers.has(route.receiver)) problems.push(`policy ${path}: unknown receiver "${route.receiver}"`);
-    route.routes?.forEach((child, i) => visit(child, `${path}.routes[${i}]`));
+  const visit = (route: NotificationRoute, path: string): void => {
+    if (route.receiver !== undefined && !receivers.has(route.receiver)) {
+      problems.push(`policy ${path}: unknown receiver "${route.receiver}"`);
+    }
+    for (const [i, child] of (route.routes ?? []).entries()) visit(child, `${path}.routes[${i}]`);
   };
-  provisioning.policies.forEach((policy, i) => visit(policy, `policies[${i}]`));
+  for (const [i, policy] of provisioning.policies.entries()) visit(policy, `policies[${i}]`);
   return problems;
 }

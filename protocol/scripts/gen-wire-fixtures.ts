@@ -60,7 +60,8 @@ function traffic(p: WindowPartial, seed: number, lines: number, ips: number, pat
 /** One IP requesting `distinct` different paths, mostly 404s (a URL scan). */
 function scan(p: WindowPartial, ip: string, distinct: number): WindowPartial {
   const rec = { ...emptyLogRecord(), ip, method: "GET", timeMs: WINDOW + 5_000, latencyUs: 800 };
-  for (let i = 0; i < distinct; i++) addRecord(p, { ...rec, status: i % 10 === 0 ? 200 : 404, path: `/admin/${i}.php` });
+  for (let i = 0; i < distinct; i++)
+    addRecord(p, { ...rec, status: i % 10 === 0 ? 200 : 404, path: `/admin/${i}.php` });
   return p;
 }
 
@@ -83,7 +84,10 @@ export const fixtureSources: FixtureSource[] = [
     },
   },
   { name: "typical", build: () => scan(traffic(createPartial(key()), 1, 2_000, 60, 150), "203.0.113.7", 80) },
-  { name: "sketch-mode", build: () => scan(traffic(createPartial(key(1)), 2, 12_000, 6_000, 3_000), "203.0.113.66", 300) },
+  {
+    name: "sketch-mode",
+    build: () => scan(traffic(createPartial(key(1)), 2, 12_000, 6_000, 3_000), "203.0.113.66", 300),
+  },
   {
     name: "newer-writer",
     build: () => traffic(createPartial(key()), 3, 300, 10, 20),

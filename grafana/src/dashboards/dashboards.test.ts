@@ -35,7 +35,10 @@ const SCHEMA: Record<string, { tags: string[]; fields: string[] }> = {
   top_ip: { tags: ["host", "service", "rank"], fields: ["ip", "requests"] },
   top_url: { tags: ["host", "service", "rank"], fields: ["url", "requests"] },
   anomaly: { tags: ["type", "host", "service", "rank"], fields: ["key", "value", "threshold", "baseline", "message"] },
-  pipeline: { tags: ["instance"], fields: ["partials", "late_partials", "dropped_late", "duplicates", "decode_errors"] },
+  pipeline: {
+    tags: ["instance"],
+    fields: ["partials", "late_partials", "dropped_late", "duplicates", "decode_errors"],
+  },
 };
 
 /** Every double-quoted identifier of an InfluxQL query that is not an alias (`AS "…"`) or the measurement. */
@@ -57,9 +60,12 @@ describe("dashboards", () => {
     expect(DASHBOARDS.length).toBeGreaterThan(0);
   });
 
-  it.each(files)("$file has the structure Grafana needs and uses only the provisioned data source", async ({ json }) => {
-    expect(validateDashboard(json, { datasourceUid: await provisionedUid() })).toEqual([]);
-  });
+  it.each(files)(
+    "$file has the structure Grafana needs and uses only the provisioned data source",
+    async ({ json }) => {
+      expect(validateDashboard(json, { datasourceUid: await provisionedUid() })).toEqual([]);
+    },
+  );
 
   it.each(files)("$file queries name only measurements, fields and tags central writes", ({ json }) => {
     const dashboard = dashboardStructureSchema.parse(json);
@@ -113,7 +119,8 @@ describe("dashboards", () => {
 });
 
 describe("validateDashboard", () => {
-  const valid = () => structuredClone(fleetOverviewDashboard()) as unknown as DashboardStructure & Record<string, unknown>;
+  const valid = () =>
+    structuredClone(fleetOverviewDashboard()) as unknown as DashboardStructure & Record<string, unknown>;
   const uid = { datasourceUid: "rla-influxdb" };
   const firstTimeSeries = (d: DashboardStructure) => flattenPanels(d).find((p) => p.type === "timeseries")!;
 

@@ -14,8 +14,8 @@ import {
   type Dashboard,
   DashboardCursorSync,
   defaultDashboard,
-  type VariableModel,
   VariableHide,
+  type VariableModel,
   VariableRefresh,
   VariableSort,
 } from "@grafana/schema";

@@ -11,7 +11,12 @@ import { INFLUXQL_BACKEND_MACROS, referencedVariables } from "../interpolate.js"
 import { GRID_COLUMNS } from "./panels.js";
 
 const gridPos = z
-  .object({ x: z.number().int().min(0), y: z.number().int().min(0), w: z.number().int().min(1), h: z.number().int().min(1) })
+  .object({
+    x: z.number().int().min(0),
+    y: z.number().int().min(0),
+    w: z.number().int().min(1),
+    h: z.number().int().min(1),
+  })
   .refine((g) => g.x + g.w <= GRID_COLUMNS, { message: `x + w must be <= ${GRID_COLUMNS}` });
 const datasourceRef = z.object({ type: z.string().min(1), uid: z.string().min(1) });
 const target = z.object({
@@ -73,34 +78,45 @@ export function validateDashboard(json: unknown, expected: { datasourceUid: stri
   const dashboard = parsed.data;
   const problems: string[] = [];
 
-  const ids = [...dashboard.panels.map((p) => p.id), ...dashboard.panels.flatMap((p) => ("collapsed" in p ? p.panels.map((c) => c.id) : []))];
+  const ids = [
+    ...dashboard.panels.map((p) => p.id),
+    ...dashboard.panels.flatMap((p) => ("collapsed" in p ? p.panels.map((c) => c.id) : [])),
+  ];
   for (const [i, id] of ids.entries()) if (ids.indexOf(id) !== i) problems.push(`panel id ${id} is used twice`);
 
   const boxes = dashboard.panels.map((p) => ({ id: p.id, ...p.gridPos }));
   for (const [i, a] of boxes.entries()) {
     for (const b of boxes.slice(i + 1)) {
-      if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) problems.push(`panels ${a.id} and ${b.id} overlap`);
+      if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+        problems.push(`panels ${a.id} and ${b.id} overlap`);
     }
   }
 
   const variables = new Set(dashboard.templating.list.map((v) => v.name));
   for (const v of dashboard.templating.list) {
-    if (v.type === "query" && v.datasource?.uid !== expected.datasourceUid) problems.push(`variable ${v.name}: data source is not ${expected.datasourceUid}`);
+    if (v.type === "query" && v.datasource?.uid !== expected.datasourceUid)
+      problems.push(`variable ${v.name}: data source is not ${expected.datasourceUid}`);
     if (v.type === "query" && !v.query?.trim()) problems.push(`variable ${v.name}: no query`);
   }
 
   for (const p of flattenPanels(dashboard)) {
     const where = `panel ${p.id} "${p.title}"`;
-    if (p.datasource.uid !== expected.datasourceUid) problems.push(`${where}: data source is ${p.datasource.uid}, not ${expected.datasourceUid}`);
+    if (p.datasource.uid !== expected.datasourceUid)
+      problems.push(`${where}: data source is ${p.datasource.uid}, not ${expected.datasourceUid}`);
     const refIds = p.targets.map((t) => t.refId);
-    for (const [i, refId] of refIds.entries()) if (refIds.indexOf(refId) !== i) problems.push(`${where}: refId ${refId} is used twice`);
+    for (const [i, refId] of refIds.entries())
+      if (refIds.indexOf(refId) !== i) problems.push(`${where}: refId ${refId} is used twice`);
     for (const t of p.targets) {
-      if (t.datasource && t.datasource.uid !== expected.datasourceUid) problems.push(`${where} ${t.refId}: target data source is ${t.datasource.uid}`);
+      if (t.datasource && t.datasource.uid !== expected.datasourceUid)
+        problems.push(`${where} ${t.refId}: target data source is ${t.datasource.uid}`);
       for (const name of referencedVariables(t.query)) {
-        if (!variables.has(name) && !INFLUXQL_BACKEND_MACROS.has(name)) problems.push(`${where} ${t.refId}: unknown variable $${name}`);
+        if (!variables.has(name) && !INFLUXQL_BACKEND_MACROS.has(name))
+          problems.push(`${where} ${t.refId}: unknown variable $${name}`);
       }
       if (/\$(__)?interval/.test(t.query) && p.maxDataPoints === undefined) {
-        problems.push(`${where} ${t.refId}: uses $__interval but sets no maxDataPoints (Grafana would use the panel width)`);
+        problems.push(
+          `${where} ${t.refId}: uses $__interval but sets no maxDataPoints (Grafana would use the panel width)`,
+        );
       }
     }
   }

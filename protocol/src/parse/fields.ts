@@ -86,26 +86,30 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-function isMethodByte(c: number): boolean {
-  return (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === DASH || c === 0x5f;
+function byteClass(test: (c: number) => boolean): Uint8Array {
+  const table = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) table[c] = test(c) ? 1 : 0;
+  return table;
 }
 
-/** Bytes a client address may hold: IPv4/IPv6 text, an IPv6 zone, or a host name (Apache %h with lookups). */
-function isAddressByte(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x3a) || // digits and ':'
+/** Upper-case method token bytes: `A-Z 0-9 - _`. */
+const METHOD_BYTES = byteClass((c) => (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === DASH || c === 0x5f);
+
+/** Bytes a client address may hold: IPv4/IPv6 text, an IPv6 zone (`%eth0`), a host name (Apache %h with lookups). */
+const ADDRESS_BYTES = byteClass(
+  (c) =>
+    (c >= 0x30 && c <= 0x3a) ||
     ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) ||
     c === DOT ||
     c === DASH ||
     c === 0x5f ||
-    c === 0x25 // '%' of fe80::1%eth0
-  );
-}
+    c === 0x25,
+);
 
 /** Bytes of `$time_iso8601` / `$msec`: digits, `-`, `:`, `+`, `.`, `T`, `Z`. */
-function isTimeByte(c: number): boolean {
-  return (c >= 0x30 && c <= 0x3a) || c === DASH || c === 0x2b || c === DOT || c === 0x54 || c === 0x5a;
-}
+const TIME_BYTES = byteClass(
+  (c) => (c >= 0x30 && c <= 0x3a) || c === DASH || c === 0x2b || c === DOT || c === 0x54 || c === 0x5a,
+);
 
 /** Exactly three digits, or -1. */
 export function decodeStatus(buf: Buffer, start: number, end: number): number {
@@ -172,8 +176,8 @@ function secondsEnd(buf: Buffer, start: number, end: number): number {
 /** Decodes field values into a record. One per parser: it owns the parser's caches. */
 export class FieldDecoder {
   private readonly time = new TimeDecoder();
-  private readonly ips = new StringCache(4096, 64);
-  private readonly paths = new StringCache(4096, 256);
+  private readonly ips = new StringCache(16384, 64);
+  private readonly paths = new StringCache(8192, 256);
   private readonly methods = new StringCache(64, MAX_METHOD);
   private readonly escapes = new EscapeDecoder();
 
@@ -191,7 +195,7 @@ export class FieldDecoder {
         let hash = 0;
         for (; at < end; at++) {
           const c = buf[at]!;
-          if (!isAddressByte(c)) break;
+          if (ADDRESS_BYTES[c] === 0) break;
           hash = hashStep(hash, c);
         }
         if (at === pos || at - pos > MAX_ADDRESS) return -1;
@@ -205,7 +209,7 @@ export class FieldDecoder {
       case Field.TimeIso8601:
       case Field.Msec: {
         let at = pos;
-        while (at < end && isTimeByte(buf[at]!)) at++;
+        while (at < end && TIME_BYTES[buf[at]!] === 1) at++;
         return this.apply(field, buf, pos, at, out) === null ? at : -1;
       }
       case Field.Status:
@@ -260,7 +264,7 @@ export class FieldDecoder {
         let hash = 0;
         for (let i = start; i < end; i++) {
           const c = buf[i]!;
-          if (!isAddressByte(c)) return "syntax";
+          if (ADDRESS_BYTES[c] === 0) return "syntax";
           hash = hashStep(hash, c);
         }
         out.ip = this.ips.get(buf, start, end, hash);
@@ -312,7 +316,7 @@ export class FieldDecoder {
    */
   private requestLine(buf: Buffer, start: number, end: number, out: LogRecord): RejectReason | null {
     let space = start;
-    while (space < end && space - start <= MAX_METHOD && isMethodByte(buf[space]!)) space++;
+    while (space < end && space - start <= MAX_METHOD && METHOD_BYTES[buf[space]!] === 1) space++;
     if (space === start || space === end || buf[space] !== SPACE) return null;
     out.method = this.method(buf, start, space);
     let uriEnd = end;
@@ -347,7 +351,7 @@ export class FieldDecoder {
     let hash = 0;
     for (let i = start; i < end; i++) {
       const c = buf[i]!;
-      if (!isMethodByte(c)) return "";
+      if (METHOD_BYTES[c] === 0) return "";
       hash = hashStep(hash, c);
     }
     return this.methods.get(buf, start, end, hash);

@@ -17,10 +17,10 @@
  *   / `URL_CAPACITY` (1024) distinct paths; beyond that a count-min sketch (4096 x 4) over all keys
  *   plus that many heavy-hitter candidates. Keys are cut to 64 (IP) / 256 (path) characters; an empty
  *   IP or path is not tracked.
- * - URL scans: every IP entry also has a 404 count and a distinct-path counter (exact set of up to
- *   16 path hashes, then a HyperLogLog with 256 registers, ±6.5 %), so central can find one IP that hit
- *   ≥ N distinct paths across all hosts: merging takes the register max, so a path seen on two hosts
- *   counts once.
+ * - URL scans: every IP entry also has a 404 count and a distinct-path counter (HyperLogLog with
+ *   256 registers: ±6.5 %, and nearly exact for small counts through linear counting), so central can
+ *   find one IP that hit ≥ N distinct paths across all hosts: merging takes the register max, so a
+ *   path seen on two hosts counts once.
  *
  * ## Error bounds
  * With N = requests in the (merged) window, ε = e/4096 ≈ 0.066 % and δ = e^-4 ≈ 1.8 %:
@@ -33,7 +33,7 @@
  * ## Merge laws
  * `mergePartial(into, from)` mutates `into` only. For everything exact (lines, requests, bytes, codes,
  * methods while ≤ 16 distinct, rejects, first/last time, the HDR histogram, exact-mode IP / path
- * tables, distinct-path counters) it is associative and commutative with `createPartial(key)` as the
+ * tables, distinct-path registers) it is associative and commutative with `createPartial(key)` as the
  * identity. Count-min sketches add element-wise (order-independent); sketch-mode candidate sets are
  * merged commutatively (union, a side's count-min estimate added for a key it does not hold, top
  * capacity kept) but not exactly associatively. The key of `into` is kept; keys are not compared
@@ -54,8 +54,8 @@ import {
   STATUS_CLASSES,
   type StatusClass,
 } from "../model.js";
-import { compareStrings, HeavyKeys } from "../sketch/heavy-keys.js";
 import { hashString } from "../sketch/hash.js";
+import { compareStrings, HeavyKeys } from "../sketch/heavy-keys.js";
 import { LatencyHistogram } from "../sketch/latency.js";
 
 export const IP_CAPACITY = 2048;

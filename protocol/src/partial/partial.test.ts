@@ -238,7 +238,15 @@ describe("merge laws", () => {
 
   it("does not change the partial merged from", () => {
     const from = createPartial(key("h1"));
-    const rec = { ...emptyLogRecord(), ip: "10.0.0.1", path: "/a", method: "GET", status: 404, timeMs: WINDOW, latencyUs: 5 };
+    const rec = {
+      ...emptyLogRecord(),
+      ip: "10.0.0.1",
+      path: "/a",
+      method: "GET",
+      status: 404,
+      timeMs: WINDOW,
+      latencyUs: 5,
+    };
     addRecord(from, rec);
     const before = snapshot(from);
     const into = createPartial(key("all"));
@@ -246,7 +254,9 @@ describe("merge laws", () => {
     mergePartial(into, from);
     mergePartial(into, from);
     expect(snapshot(from)).toEqual(before);
-    expect(summarizePartial(into, { topK: 1 }).scanCandidates).toEqual([{ ip: "10.0.0.1", distinctUrls: 2, notFound: 3 }]);
+    expect(summarizePartial(into, { topK: 1 }).scanCandidates).toEqual([
+      { ip: "10.0.0.1", distinctUrls: 2, notFound: 3 },
+    ]);
   });
 });
 
@@ -270,38 +280,50 @@ function skewedTraffic(total: number, heavy: number[], background: number, seed:
       const b = Math.floor(rnd() * background);
       ip = `10.${(b >> 16) & 255}.${(b >> 8) & 255}.${b & 255}`;
     }
-    out.push({ ...emptyLogRecord(), timeMs: WINDOW + (i % 10_000), status: 200, ip, path: `/p/${i % 5000}`, method: "GET" });
+    out.push({
+      ...emptyLogRecord(),
+      timeMs: WINDOW + (i % 10_000),
+      status: 200,
+      ip,
+      path: `/p/${i % 5000}`,
+      method: "GET",
+    });
   }
   return out;
 }
 
 describe("heavy hitters beyond the exact cap", () => {
-  it.each([1, 2, 3])("finds every IP with at least 1 percent of traffic within the count-min bound (seed %i)", (seed) => {
-    const shares = [0.05, 0.02, 0.015, 0.01, 0.01];
-    const records = skewedTraffic(120_000, shares, 40_000, seed);
-    const hosts = Array.from({ length: 4 }, (_, h) => createPartial(key(`h${h}`)));
-    records.forEach((r, i) => addRecord(hosts[(i * 7 + seed) % 4]!, r));
-    expect(hosts.every((p) => !p.ips.exact)).toBe(true);
-    const fleet = createPartial(key("all"));
-    for (const p of hosts) mergePartial(fleet, p);
+  it.each([1, 2, 3])(
+    "finds every IP with at least 1 percent of traffic within the count-min bound (seed %i)",
+    (seed) => {
+      const shares = [0.05, 0.02, 0.015, 0.01, 0.01];
+      const records = skewedTraffic(120_000, shares, 40_000, seed);
+      const hosts = Array.from({ length: 4 }, (_, h) => createPartial(key(`h${h}`)));
+      records.forEach((r, i) => {
+        addRecord(hosts[(i * 7 + seed) % 4]!, r);
+      });
+      expect(hosts.every((p) => !p.ips.exact)).toBe(true);
+      const fleet = createPartial(key("all"));
+      for (const p of hosts) mergePartial(fleet, p);
 
-    const truth = new Map<string, number>();
-    for (const r of records) truth.set(r.ip, (truth.get(r.ip) ?? 0) + 1);
-    const bound = (Math.E / CMS_DEFAULT_WIDTH) * records.length;
-    const top = summarizePartial(fleet, { topK: 10 }).topIps;
-    for (let h = 0; h < shares.length; h++) {
-      const ip = `198.51.100.${h}`;
-      const found = top.find((e) => e.ip === ip);
-      expect(found, ip).toBeDefined();
-      expect(found!.requests).toBeGreaterThanOrEqual(truth.get(ip)!);
-      expect(found!.requests).toBeLessThanOrEqual(truth.get(ip)! + bound);
-      expect(estimateIpRequests(fleet, ip)).toBeLessThanOrEqual(truth.get(ip)! + bound);
-    }
-    // Estimates never undercount, also for IPs only in the sketch.
-    for (const ip of ["10.0.0.1", "10.0.1.2", "10.0.100.3"]) {
-      expect(estimateIpRequests(fleet, ip)).toBeGreaterThanOrEqual(truth.get(ip) ?? 0);
-    }
-  });
+      const truth = new Map<string, number>();
+      for (const r of records) truth.set(r.ip, (truth.get(r.ip) ?? 0) + 1);
+      const bound = (Math.E / CMS_DEFAULT_WIDTH) * records.length;
+      const top = summarizePartial(fleet, { topK: 10 }).topIps;
+      for (let h = 0; h < shares.length; h++) {
+        const ip = `198.51.100.${h}`;
+        const found = top.find((e) => e.ip === ip);
+        expect(found, ip).toBeDefined();
+        expect(found!.requests).toBeGreaterThanOrEqual(truth.get(ip)!);
+        expect(found!.requests).toBeLessThanOrEqual(truth.get(ip)! + bound);
+        expect(estimateIpRequests(fleet, ip)).toBeLessThanOrEqual(truth.get(ip)! + bound);
+      }
+      // Estimates never undercount, also for IPs only in the sketch.
+      for (const ip of ["10.0.0.1", "10.0.1.2", "10.0.100.3"]) {
+        expect(estimateIpRequests(fleet, ip)).toBeGreaterThanOrEqual(truth.get(ip) ?? 0);
+      }
+    },
+  );
 
   it("stays exact up to the cap, also when a merge reaches it exactly", () => {
     const a = createPartial(key("a"));

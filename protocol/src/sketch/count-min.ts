@@ -67,9 +67,7 @@ export class CountMinSketch {
   /** Element-wise sum; both sketches must have the same dimensions. */
   merge(other: CountMinSketch): void {
     if (other.width !== this.width || other.depth !== this.depth) {
-      throw new RangeError(
-        `cannot merge count-min ${other.width}x${other.depth} into ${this.width}x${this.depth}`,
-      );
+      throw new RangeError(`cannot merge count-min ${other.width}x${other.depth} into ${this.width}x${this.depth}`);
     }
     const a = this.counts;
     const b = other.counts;

@@ -261,6 +261,11 @@ export class HeavyKeys {
     for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
+  /** The table's count-min sketch: its own in sketch mode, else a new one built from the exact counts. */
+  countMinSketch(): CountMinSketch {
+    return this.cms ?? this.materialize();
+  }
+
   /** The count-min sketch of this table's exact counts (exact mode only). */
   private materialize(): CountMinSketch {
     const cms = new CountMinSketch(this.cmsWidth, this.cmsDepth);

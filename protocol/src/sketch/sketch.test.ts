@@ -20,20 +20,14 @@ function murmur3Bytes(bytes: Uint8Array): number {
     h = (h << 13) | (h >>> 19);
     h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
-  let k = 0;
   const tail = blocks * 4;
-  switch (bytes.length & 3) {
-    case 3:
-      k ^= bytes[tail + 2]! << 16;
-    // falls through
-    case 2:
-      k ^= bytes[tail + 1]! << 8;
-    // falls through
-    case 1:
-      k ^= bytes[tail]!;
-      k = Math.imul(k, 0xcc9e2d51);
-      k = (k << 15) | (k >>> 17);
-      h ^= Math.imul(k, 0x1b873593);
+  const rest = bytes.length & 3;
+  if (rest > 0) {
+    let k = 0;
+    for (let i = rest - 1; i >= 0; i--) k = (k << 8) | bytes[tail + i]!;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
   }
   h ^= bytes.length;
   h ^= h >>> 16;
@@ -143,21 +137,18 @@ describe("DistinctCounter", () => {
 
   it("merges as the union: associative, commutative, idempotent", () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.array(fc.integer(), { maxLength: 200 }), { minLength: 1, maxLength: 5 }),
-        (sets) => {
-          const union = new DistinctCounter();
-          for (const s of sets) for (const v of s) union.add(hashString(String(v)));
-          const merged = new DistinctCounter();
-          for (const s of [...sets].reverse()) {
-            const d = new DistinctCounter();
-            for (const v of s) d.add(hashString(String(v)));
-            merged.merge(d);
-            merged.merge(d);
-          }
-          expect(merged.registers ?? null).toEqual(union.registers ?? null);
-        },
-      ),
+      fc.property(fc.array(fc.array(fc.integer(), { maxLength: 200 }), { minLength: 1, maxLength: 5 }), (sets) => {
+        const union = new DistinctCounter();
+        for (const s of sets) for (const v of s) union.add(hashString(String(v)));
+        const merged = new DistinctCounter();
+        for (const s of [...sets].reverse()) {
+          const d = new DistinctCounter();
+          for (const v of s) d.add(hashString(String(v)));
+          merged.merge(d);
+          merged.merge(d);
+        }
+        expect(merged.registers ?? null).toEqual(union.registers ?? null);
+      }),
     );
   });
 });

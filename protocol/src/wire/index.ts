@@ -47,8 +47,8 @@
  * Decoding checks every field's type and size and the cross-field sums noted above, and throws
  * `ProtocolError` with `Oversize` (record above `maxRecordBytes`, default 1 MiB), `UnsupportedVersion`
  * or `Malformed`; it never throws anything else. Encoding is deterministic (fixed field order), so
- * the golden fixtures in `fixtures/` pin the format. By construction a partial never encodes above
- * ~850 KiB (every table full of maximum-length keys), below the default limit.
+ * the golden fixtures in `fixtures/` pin the format. The encoder keeps a record within the decoder's
+ * default limit (see `encodePartial`).
  */
 import { Packr } from "msgpackr";
 import { ProtocolError, ProtocolErrorCode } from "../errors.js";
@@ -84,7 +84,19 @@ export interface DecodeLimits {
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, mapsAsObjects: true, int64AsType: "number" });
 
-export function encodePartial(p: WindowPartial): Buffer {
+export interface EncodeOptions {
+  /** Largest record to produce (default 1 MiB, the decoder's default limit). */
+  maxRecordBytes?: number;
+}
+
+/**
+ * Encodes a partial (wire v1). The record never exceeds `maxRecordBytes`: if the full encoding would
+ * (only possible with tables full of long non-ASCII keys), the IP and URL tables are cut to their
+ * heaviest keys, halving until it fits; a cut table is sent in sketch mode (its count-min sketch
+ * covers every key), so every count and estimate stays an upper bound within the stated error.
+ */
+export function encodePartial(p: WindowPartial, options: EncodeOptions = {}): Buffer {
+  const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const statusCodes: number[] = [];
   for (let code = 0; code < STATUS_CODE_LIMIT; code++) {
     const n = p.statusCounts[code]!;
@@ -115,26 +127,36 @@ export function encodePartial(p: WindowPartial): Buffer {
     rj: rejects,
     lh: p.latency.encode(),
     lm: p.latencyMissing,
-    ip: encodeHeavyKeys(p.ips),
-    u: encodeHeavyKeys(p.urls),
+    ip: encodeHeavyKeys(p.ips, p.ips.size),
+    u: encodeHeavyKeys(p.urls, p.urls.size),
   };
-  return Buffer.from(packr.pack(record));
+  let bytes = packr.pack(record);
+  for (let keep = Math.max(p.ips.size, p.urls.size) >> 1; bytes.length > maxBytes && keep > 0; keep >>= 1) {
+    record.ip = encodeHeavyKeys(p.ips, Math.min(keep, p.ips.size));
+    record.u = encodeHeavyKeys(p.urls, Math.min(keep, p.urls.size));
+    bytes = packr.pack(record);
+  }
+  return Buffer.from(bytes);
 }
 
-function encodeHeavyKeys(t: HeavyKeys): Record<string, unknown> {
+/** The table's map with at most `keep` keys (the heaviest); fewer than held means sketch mode. */
+function encodeHeavyKeys(t: HeavyKeys, keep: number): Record<string, unknown> {
+  const ids = keep >= t.size ? Array.from({ length: t.size }, (_, i) => i) : t.rankedIds(keep);
   const out: Record<string, unknown> = {
-    k: t.keys.slice(0, t.size),
-    c: Array.from(t.counts.subarray(0, t.size)),
+    k: ids.map((id) => t.keys[id]!),
+    c: ids.map((id) => t.counts[id]!),
   };
   if (t.notFound !== null && t.distinct !== null) {
-    out.nf = Array.from(t.notFound.subarray(0, t.size));
-    out.d = t.distinct.slice(0, t.size).map(encodeDistinct);
+    const { notFound, distinct } = t;
+    out.nf = ids.map((id) => notFound[id]!);
+    out.d = ids.map((id) => encodeDistinct(distinct[id]!));
   }
-  if (t.cms !== null) {
-    out.cw = t.cms.width;
-    out.cd = t.cms.depth;
-    const w = new VarintWriter(t.cms.counts.length * 2);
-    for (const c of t.cms.counts) w.write(c);
+  const cms = keep >= t.size ? t.cms : t.countMinSketch();
+  if (cms !== null) {
+    out.cw = cms.width;
+    out.cd = cms.depth;
+    const w = new VarintWriter(cms.counts.length * 2);
+    for (const c of cms.counts) w.write(c);
     out.cm = w.bytes();
   }
   return out;
@@ -397,4 +419,3 @@ function bin(map: Record<string, unknown>, key: string, maxBytes: number, parent
   }
   return value;
 }
-

@@ -2,15 +2,18 @@ import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
-import {
-  encodeFixture,
-  FIXTURE_TOP_K,
-  fixtureSources,
-  fixturesDir,
-} from "../../scripts/gen-wire-fixtures.js";
+import { encodeFixture, FIXTURE_TOP_K, fixtureSources, fixturesDir } from "../../scripts/gen-wire-fixtures.js";
 import { ProtocolError, ProtocolErrorCode } from "../errors.js";
 import { emptyLogRecord } from "../model.js";
-import { addRecord, createPartial, summarizePartial, type WindowPartial } from "../partial/index.js";
+import {
+  addRecord,
+  createPartial,
+  estimateIpRequests,
+  IP_CAPACITY,
+  summarizePartial,
+  URL_CAPACITY,
+  type WindowPartial,
+} from "../partial/index.js";
 import { decodePartial, encodePartial } from "./index.js";
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, mapsAsObjects: true });
@@ -203,22 +206,52 @@ describe("wire v1 decoding errors", () => {
     ["ip key too long", (m) => (((m.ip as Record<string, unknown>).k as string[])[0] = "1".repeat(65))],
     ["too many url keys", (m) => Object.assign(m.u as object, { k: Array(1025).fill("/"), c: Array(1025).fill(1) })],
     ["distinct counter odd length", (m) => (((m.ip as Record<string, unknown>).d as unknown[])[0] = new Uint8Array(3))],
-    ["count-min of other dimensions", (m) => Object.assign(m.ip as object, { cw: 1024, cd: 4, cm: new Uint8Array(4096) })],
+    [
+      "count-min of other dimensions",
+      (m) => Object.assign(m.ip as object, { cw: 1024, cd: 4, cm: new Uint8Array(4096) }),
+    ],
     ["count-min counters truncated", (m) => Object.assign(m.ip as object, { cw: 4096, cd: 4, cm: new Uint8Array(10) })],
   ];
   it.each(wrongFields)("rejects a record with %s as Malformed", (_label, edit) => {
-    const bytes =
-      _label === "top level is an array" ? Buffer.from(packr.pack([1, 2, 3])) : tampered(edit);
+    const bytes = _label === "top level is an array" ? Buffer.from(packr.pack([1, 2, 3])) : tampered(edit);
     expect(codeOf(() => decodePartial(bytes))).toBe(ProtocolErrorCode.Malformed);
   });
 
   it("rejects msgpack extension types (no msgpackr-only encodings)", () => {
-    const withDate = Buffer.from(new Packr({ useRecords: false }).pack({ ...(packr.unpack(encodePartial(typical())) as object), h: new Date(0) }));
+    const withDate = Buffer.from(
+      new Packr({ useRecords: false }).pack({ ...(packr.unpack(encodePartial(typical())) as object), h: new Date(0) }),
+    );
     expect(codeOf(() => decodePartial(withDate))).toBe(ProtocolErrorCode.Malformed);
   });
 });
 
 describe("wire v1 sizes", () => {
+  it("stays within the default record limit even with every table full of long non-ASCII keys", () => {
+    const p = createPartial({ host: "web-1", service: "web", windowStartMs: 0, windowMs: 10_000, seq: 0 });
+    const rec = { ...emptyLogRecord(), method: "GET", status: 404, latencyUs: 100 };
+    const longIp = (i: number) => `${i}`.padEnd(64, "é");
+    const longPath = (i: number) => `/${i}`.padEnd(256, "ü");
+    for (let i = 0; i < IP_CAPACITY; i++) {
+      // ~100 distinct paths per IP fill its HyperLogLog densely.
+      for (let j = 0; j < 100; j++) addRecord(p, { ...rec, ip: longIp(i), path: longPath((i * 7 + j) % URL_CAPACITY) });
+    }
+    for (let j = 0; j < 500; j++) addRecord(p, { ...rec, ip: longIp(5), path: longPath(3) });
+    expect(p.ips.exact && p.urls.exact).toBe(true);
+    const bytes = encodePartial(p);
+    console.log(
+      `encoded adversarial partial (2048 x 64-char IPs, 1024 x 256-char paths, non-ASCII): ${bytes.length} bytes`,
+    );
+    expect(bytes.length).toBeLessThanOrEqual(1024 * 1024);
+    const back = decodePartial(bytes);
+    expect(back.requests).toBe(p.requests);
+    expect(back.ips.exact).toBe(false);
+    const top = summarizePartial(back, { topK: 1 });
+    expect(top.topIps[0]).toEqual({ ip: longIp(5), requests: 600 });
+    expect(top.topUrls[0]!.url).toBe(longPath(3));
+    // Every estimate is still an upper bound of the truth.
+    for (const i of [0, 1000, 2047]) expect(estimateIpRequests(back, longIp(i))).toBeGreaterThanOrEqual(100);
+  });
+
   it("keeps a 10 k-line, 500-IP partial small and reports it", () => {
     const p = createPartial({ host: "web-1", service: "web", windowStartMs: 0, windowMs: 10_000, seq: 0 });
     const rec = emptyLogRecord();
