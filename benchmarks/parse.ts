@@ -59,6 +59,8 @@ interface Run {
   rejects: number;
   bytes: number;
   windows: number;
+  /** Requests per status code, summed over the windows' partials (parse-only: empty). */
+  statusCounts: Record<string, number>;
 }
 
 /** Reads `file` in 1 MiB chunks and feeds every line to parse (+ aggregate unless `parseOnly`). */
@@ -120,6 +122,12 @@ function runOurs(file: string, parseOnly: boolean): Run {
   closeSync(fd);
   const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const used = process.cpuUsage(cpu0);
+  const statusCounts: Record<string, number> = {};
+  for (const partial of partials.values()) {
+    partial.statusCounts.forEach((count, code) => {
+      if (count > 0) statusCounts[code] = (statusCounts[code] ?? 0) + count;
+    });
+  }
   return {
     wallSeconds,
     cpuSeconds: (used.user + used.system) / 1e6,
@@ -127,7 +135,35 @@ function runOurs(file: string, parseOnly: boolean): Run {
     rejects,
     bytes,
     windows: partials.size,
+    statusCounts,
   };
+}
+
+/**
+ * The naive way, for reference on a shared machine: per line a string, one regex, Date.parse.
+ * Runs in the same process right after ours, so its rate tells how loaded the core was.
+ */
+const NAIVE = /^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) ([^"?]*)[^"]*" (\d{3}) (\d+|-) "[^"]*" "[^"]*" (\S+)/;
+function runNaiveRegex(file: string): { wallSeconds: number; cpuSeconds: number; requests: number } {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const buf = readFileSync(file);
+  let requests = 0;
+  let bytes = 0;
+  for (let start = 0; start < buf.length; ) {
+    let nl = buf.indexOf(10, start);
+    if (nl < 0) nl = buf.length;
+    const m = NAIVE.exec(buf.toString("latin1", start, nl));
+    if (m) {
+      const timeMs = Date.parse(m[2]!.replace(":", " "));
+      if (!Number.isNaN(timeMs) && Number(m[5]) >= 0) requests++;
+      bytes += m[6] === "-" ? 0 : Number(m[6]);
+    }
+    start = nl + 1;
+  }
+  const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const used = process.cpuUsage(cpu0);
+  return { wallSeconds, cpuSeconds: (used.user + used.system) / 1e6, requests: bytes >= 0 ? requests : 0 };
 }
 
 function best(runs: Run[]): Run {
@@ -149,7 +185,9 @@ function timed(command: string, dir: string): External {
     { encoding: "utf8" },
   );
   if (result.status !== 0) {
-    throw new Error(`${command} failed (${result.status}): ${readFileSync(path.join(dir, "err"), "utf8").slice(-2000)}`);
+    throw new Error(
+      `${command} failed (${result.status}): ${readFileSync(path.join(dir, "err"), "utf8").slice(-2000)}`,
+    );
   }
   const [wall, user, sys] = result.stderr.trim().split(/\s+/).slice(-3).map(Number) as [number, number, number];
   return { wallSeconds: wall, cpuSeconds: user + sys, stdout: readFileSync(out, "utf8") };
@@ -198,11 +236,18 @@ try {
   const file = path.join(dir, "access.log");
   const loadAtStart = os.loadavg();
   const gen = writeNginxLog(file, { lines: LINES, host: "web1", seed: SEED });
-  console.log(`generated ${gen.lines} lines, ${(gen.bytes / 2 ** 20).toFixed(1)} MiB; pinned to cpu ${pinned ? cpu : "none"}`);
+  console.log(
+    `generated ${gen.lines} lines, ${(gen.bytes / 2 ** 20).toFixed(1)} MiB; pinned to cpu ${pinned ? cpu : "none"}`,
+  );
 
   const parseOnly = best(Array.from({ length: REPEAT }, () => runOurs(file, true)));
   const ours = best(Array.from({ length: REPEAT }, () => runOurs(file, false)));
-  const exact = ours.requests === gen.lines && ours.rejects === 0 && ours.bytes === gen.bodyBytes;
+  // Exact against the generator's own tally: every line a request, bytes and per-status counts equal.
+  const exact =
+    ours.requests === gen.lines &&
+    ours.rejects === 0 &&
+    ours.bytes === gen.bodyBytes &&
+    JSON.stringify(ours.statusCounts) === JSON.stringify(gen.statusCounts);
   const rate = (r: { wallSeconds: number }) => LINES / r.wallSeconds;
   const cpuRate = (r: { cpuSeconds: number }) => LINES / r.cpuSeconds;
   console.log(
@@ -211,12 +256,20 @@ try {
       `${(cpuRate(parseOnly) / 1e6).toFixed(2)} M lines/cpu-s`,
   );
 
+  const naive = runNaiveRegex(file);
+  console.log(
+    `naive regex parse (reference): ${(rate(naive) / 1e6).toFixed(2)} M lines/s wall, ` +
+      `${(cpuRate(naive) / 1e6).toFixed(2)} M lines/cpu-s, matched ${naive.requests}`,
+  );
+
   let mtail: (External & { counted: number }) | undefined;
   let goaccess: (External & { counted: number }) | undefined;
   if (!args["no-external"]) {
     if (has("mtail")) {
       mtail = runMtail(file, dir);
-      console.log(`mtail: ${(rate(mtail) / 1e3).toFixed(0)} k lines/s wall (${mtail.wallSeconds} s), counted ${mtail.counted}`);
+      console.log(
+        `mtail: ${(rate(mtail) / 1e3).toFixed(0)} k lines/s wall (${mtail.wallSeconds} s), counted ${mtail.counted}`,
+      );
     }
     if (has("goaccess")) {
       goaccess = runGoaccess(file, dir);
@@ -238,6 +291,9 @@ try {
     parse_only_lines_per_cpu_sec: round(cpuRate(parseOnly)),
     exact,
     windows: ours.windows,
+    naive_regex_parse_lines_per_sec: round(rate(naive)),
+    naive_regex_parse_lines_per_cpu_sec: round(cpuRate(naive)),
+    parse_only_ratio_vs_naive_regex: round(cpuRate(parseOnly) / cpuRate(naive), 1),
     mtail_lines_per_sec: mtail ? round(rate(mtail)) : null,
     mtail_lines_per_cpu_sec: mtail ? round(cpuRate(mtail)) : null,
     mtail_counted: mtail?.counted ?? null,

@@ -85,9 +85,16 @@ const USER_AGENTS = [
   "Go-http-client/1.1",
   "kube-probe/1.29",
   "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-  'Mozilla/5.0 \\x22quoted\\x22 agent \\x5Cbackslash\\x5C',
+  "Mozilla/5.0 \\x22quoted\\x22 agent \\x5Cbackslash\\x5C",
 ];
-const REFERERS = ["-", "-", "-", "https://www.example.com/", "https://www.example.com/products", "https://www.google.com/"];
+const REFERERS = [
+  "-",
+  "-",
+  "-",
+  "https://www.example.com/",
+  "https://www.example.com/products",
+  "https://www.google.com/",
+];
 const SCAN_PATHS = ["/wp-admin/", "/.env", "/phpmyadmin/", "/.git/config", "/admin.php", "/backup.zip", "/cgi-bin/"];
 
 interface Endpoint {
@@ -101,7 +108,11 @@ const ENDPOINTS: Endpoint[] = [
   { weight: 3, kind: "page", path: () => "/login" },
   { weight: 14, kind: "api", path: (r) => `/api/v1/users/${Math.floor(r() * 20000)}` },
   { weight: 10, kind: "api", path: (r) => `/api/v1/orders/${Math.floor(r() * 50000)}?expand=items` },
-  { weight: 8, kind: "api", path: (r) => `/api/v1/search?q=term${Math.floor(r() * 300)}&page=${1 + Math.floor(r() * 5)}` },
+  {
+    weight: 8,
+    kind: "api",
+    path: (r) => `/api/v1/search?q=term${Math.floor(r() * 300)}&page=${1 + Math.floor(r() * 5)}`,
+  },
   { weight: 6, kind: "api", path: () => "/api/v1/cart" },
   { weight: 20, kind: "static", path: (r) => `/static/js/app.${(Math.floor(r() * 4) + 0xa1b2).toString(16)}.js` },
   { weight: 10, kind: "static", path: (r) => `/static/css/site.${Math.floor(r() * 3)}.css` },

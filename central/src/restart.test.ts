@@ -185,10 +185,18 @@ describe("restart from commit + metadata", () => {
             if (outcome.crashedAtMs === null) break;
             clock = outcome.crashedAtMs + 5_000; // the restart happens a little later
           }
-          expect(store.snapshot()).toEqual(reference.snapshot());
+          const a = store.snapshot();
+          const b = reference.snapshot();
+          if (process.env.DEBUG_RESTART) {
+            const am = new Map(a.map(([k, v]) => [k, JSON.stringify(v)]));
+            const bm = new Map(b.map(([k, v]) => [k, JSON.stringify(v)]));
+            for (const [k, v] of bm) if (am.get(k) !== v) console.log("ref", k, v, "\n got", am.get(k));
+            for (const [k, v] of am) if (!bm.has(k)) console.log("extra", k, v);
+          }
+          expect(a).toEqual(b);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: Number(process.env.RESTART_RUNS ?? 60), endOnFailure: true, ...(process.env.RESTART_SEED ? { seed: Number(process.env.RESTART_SEED), path: process.env.RESTART_PATH } : {}) },
     );
   });
 

@@ -132,6 +132,11 @@ edge_agent_kafka_sasl_password: itest-sasl-secret
   const unit = () => join(root, "etc/systemd/system/edge-agent.service");
 
   it("installs the package, renders a config the agent accepts, and a second run changes nothing", () => {
+    // --check first, as the runbook advises before a rollout: it must get through a fresh host and write nothing.
+    const dryRun = play("--check");
+    expect(dryRun.status, dryRun.stdout + dryRun.stderr).toBe(0);
+    expect(existsSync(root)).toBe(false);
+
     const first = play();
     expect(first.status, first.stdout + first.stderr).toBe(0);
     expect(recap(first.stdout)).toMatchObject({ failed: 0, unreachable: 0 });

@@ -23,19 +23,16 @@ import type { Logger } from "pino";
 import { lockStateDir, readCheckpoint, writeCheckpoint } from "./checkpoint/index.js";
 import type { AgentConfig } from "./config.js";
 import { AgentError, AgentErrorCode } from "./errors.js";
-import {
-  type AgentSnapshot,
-  createAgentMetrics,
-  type Health,
-  type MetricsServer,
-  RateLimitedLog,
-  startMetricsServer,
-} from "./metrics/index.js";
+import type { AgentSnapshot, Health, MetricsServer } from "./metrics/index.js";
+import { RateLimitedLog } from "./metrics/rate-limited-log.js";
 import type { PartialSink } from "./ship/kafka.js";
 import { Outbox } from "./ship/outbox.js";
 import { Shipper } from "./ship/shipper.js";
 import { createTailer, type TailEvent, type Tailer } from "./tail/index.js";
 import { applyDelta, type CloseMode, type Commit, type FileCursor, Windower } from "./window/index.js";
+
+const BUSY_COMMIT_MS = 250;
+const BUSY_COMMIT_WINDOWS = 16;
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -58,8 +55,6 @@ export interface AgentTotals {
   partialsShipped: number;
 }
 
-const STOPPED = Symbol("stopped");
-
 export class Agent {
   private readonly config: AgentConfig;
   private readonly options: AgentOptions;
@@ -79,6 +74,7 @@ export class Agent {
   private idle = false;
   private onIdle: (() => void) | null = null;
   private lastBusyTarget = Number.NEGATIVE_INFINITY;
+  private lastCommitAt = Number.NEGATIVE_INFINITY;
   private recordsSinceCheckpoint = 0;
   private readonly counters = { linesRead: 0, bytesRead: 0, partialsShipped: 0, kafkaErrors: 0 };
   private spoolWaiter: (() => void) | null = null;
@@ -161,6 +157,8 @@ export class Agent {
     const signal = this.stopController.signal;
     const c = this.config;
     if (c.metrics.port !== 0) {
+      // prom-client costs start-up time; a `--once` replay with the endpoint off does not load it.
+      const { createAgentMetrics, startMetricsServer } = await import("./metrics/index.js");
       this.metricsServer = await startMetricsServer(
         c.metrics,
         createAgentMetrics(() => this.snapshot()),
@@ -171,7 +169,7 @@ export class Agent {
     const shipping = this.shipper.run(signal);
     // A non-retriable Kafka error ends the agent (exit 1); the outbox keeps everything for the next start.
     const shippingFailed = shipping.then(
-      () => STOPPED,
+      () => undefined,
       (error: unknown) => {
         this.stop();
         throw error;
@@ -179,9 +177,14 @@ export class Agent {
     );
     const ticking = this.tickLoop(signal);
     try {
+      const startedAt = this.now();
       await Promise.race([this.readLoop(signal), shippingFailed]);
       if (this.options.once && !signal.aborted) {
         this.finishOnce();
+        this.log.info(
+          { linesRead: this.counters.linesRead, seconds: (this.now() - startedAt) / 1000 },
+          "--once: read to the end of every file; waiting for Kafka to acknowledge",
+        );
         await Promise.race([this.shipper.waitDrained(signal), shippingFailed]);
       }
     } finally {
@@ -205,15 +208,11 @@ export class Agent {
   }
 
   private async readLoop(signal: AbortSignal): Promise<void> {
-    const idleReached = this.options.once
-      ? new Promise<typeof STOPPED>((resolve) => {
-          this.onIdle = () => resolve(STOPPED);
-        })
-      : null;
-    const stopped = new Promise<typeof STOPPED>((resolve) =>
-      signal.addEventListener("abort", () => resolve(STOPPED), { once: true }),
-    );
-    while (!signal.aborted) {
+    // `--once` ends when the tailer first waits (every file read to its end): that aborts the pending next().
+    const idle = new AbortController();
+    if (this.options.once) this.onIdle = () => idle.abort();
+    const readSignal = AbortSignal.any([signal, idle.signal]);
+    while (!readSignal.aborted) {
       if (this.outbox.unackedBytes >= this.config.spool.maxSpoolBytes) {
         this.limited.log(
           "warn",
@@ -221,14 +220,20 @@ export class Agent {
           { outboxBytes: this.outbox.unackedBytes },
           "outbox full: reading paused until Kafka acknowledges",
         );
-        await Promise.race([new Promise<void>((resolve) => (this.spoolWaiter = resolve)), stopped]);
+        await new Promise<void>((resolve) => {
+          this.spoolWaiter = resolve;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
         this.spoolWaiter = null;
         continue;
       }
-      const next = this.tailer.next(signal);
-      next.catch(() => undefined);
-      const event = await Promise.race(idleReached ? [next, stopped, idleReached] : [next, stopped]);
-      if (event === STOPPED) return;
+      let event: TailEvent;
+      try {
+        event = await this.tailer.next(readSignal);
+      } catch (error) {
+        if (readSignal.aborted) return;
+        throw error;
+      }
       this.handle(event);
     }
   }
@@ -305,21 +310,29 @@ export class Agent {
     return parser;
   }
 
-  /** Commits as soon as the event clock passes the next window's close point, not only at the next tick. */
+  /**
+   * Commits when the event clock has passed a window's close point, without waiting for the next tick — but at
+   * most every `BUSY_COMMIT_MS` while reading fast (a replay), unless `BUSY_COMMIT_WINDOWS` windows are waiting:
+   * each commit costs an fsync, and a few more open windows cost little.
+   */
   private maybeCloseOnEventClock(): void {
     const clock = this.windower.eventClock;
     if (clock === null) return;
     const windowMs = this.config.windowMs;
     const bound = clock - this.config.closeLatenessMs;
     const target = bound - (((bound % windowMs) + windowMs) % windowMs);
-    if (target > this.lastBusyTarget) {
-      this.lastBusyTarget = target;
-      this.commit("busy");
-    }
+    if (target <= this.lastBusyTarget) return;
+    const now = this.now();
+    const waiting = (target - this.lastBusyTarget) / windowMs;
+    if (now - this.lastCommitAt < BUSY_COMMIT_MS && waiting < BUSY_COMMIT_WINDOWS) return;
+    this.lastBusyTarget = target;
+    this.commit("busy");
   }
 
   private commit(mode: CloseMode): void {
-    const commit: Commit | null = this.windower.collect(this.now(), mode);
+    const now = this.now();
+    this.lastCommitAt = now;
+    const commit: Commit | null = this.windower.collect(now, mode);
     if (commit === null) return;
     const encoded = commit.partials.map((p) => encodePartial(p));
     this.outbox.append(

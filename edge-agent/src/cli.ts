@@ -3,11 +3,10 @@
  * `edge-agent run|validate --config agent.yaml [flags]`. Exit codes (README.md): 0 ok, 2 config error,
  * 3 state dir unusable, 1 anything else (a non-retriable Kafka error, a bug).
  */
-import { LOG_FORMAT_PRESETS, ProtocolError } from "@rla/protocol";
+import { createParser, LOG_FORMAT_PRESETS, ProtocolError } from "@rla/protocol";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { parse as parseYaml } from "yaml";
-import { Agent } from "./agent.js";
 import {
   type ConfigOverrides,
   loadAgentConfig,
@@ -16,8 +15,6 @@ import {
   resolveSsl,
 } from "./config.js";
 import { AgentError, AgentErrorCode } from "./errors.js";
-import { RateLimitedLog } from "./metrics/index.js";
-import { createKafkaSink } from "./ship/kafka.js";
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -80,6 +77,12 @@ function exitCodeOf(error: unknown): number {
 
 async function run(flags: CommonFlags & { once?: boolean }): Promise<number> {
   const config = loadAgentConfig(flags.config, overrides(flags));
+  // Loaded here, not at the top: `validate` and `--help` need none of kafkajs and the pipeline.
+  const [{ Agent }, { RateLimitedLog }, { createKafkaSink }] = await Promise.all([
+    import("./agent.js"),
+    import("./metrics/rate-limited-log.js"),
+    import("./ship/kafka.js"),
+  ]);
   const logger = pino({ level: config.logLevel, base: { host: config.hostId, service: config.service } });
   const kafkaLog = new RateLimitedLog(logger, 60_000);
   const sink = createKafkaSink({
@@ -116,6 +119,7 @@ function buildProgram(exit: (code: number) => void): Command {
     program.command("validate").description("check the config and print the effective config (secrets redacted)"),
   ).action((flags: CommonFlags) => {
     const config = loadAgentConfig(flags.config, overrides(flags));
+    createParser(config.format); // a custom log format that does not compile is a config error
     resolveSsl(config);
     const password = resolveSaslPassword(config);
     process.stdout.write(`${JSON.stringify(redactedConfig(config, password !== undefined), null, 2)}\n`);

@@ -82,7 +82,7 @@ export const agentConfigSchema = z.strictObject({
   windowHorizonMs: positiveMs.default(3_600_000),
   /** A longer line is skipped whole and counted as `too_long`. */
   maxLineBytes: byteCount.default(65_536),
-  readChunkBytes: byteCount.default(262_144),
+  readChunkBytes: byteCount.default(1_048_576),
   /** Where to start a file the agent has no saved position for (`--once` always starts at the beginning). */
   startAt: z.enum(["beginning", "end"]).default("end"),
   kafka: z.strictObject({

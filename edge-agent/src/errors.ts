@@ -14,7 +14,8 @@ export const AgentErrorCode = {
   TailIo: "ERR_TAIL_IO",
   /**
    * A stream's unread bytes are gone: its checkpointed file is nowhere to be found, or a copytruncate happened and
-   * the copy was not found among the rotated siblings. The tailer emitted `closed` for it; count it.
+   * the copy was not found among the rotated siblings. The tailer emitted `closed` for it; count it. (A stream read
+   * to its end but not yet closed when the agent stopped, whose file is deleted before the restart, is reported too.)
    */
   TailStreamLost: "ERR_TAIL_STREAM_LOST",
   /** A file shrank but still starts with the same bytes; the tailer goes on at its new end under the same key. */

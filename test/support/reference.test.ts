@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { formatTimeLocal, generateFleet, standardScenario } from "./fleet-gen.js";
-import { exactPercentileUs, parseReferenceLine, referenceWindows, withinHdrPrecision } from "./reference.js";
+import {
+  exactPercentileUs,
+  parseReferenceLine,
+  referenceWindows,
+  windowMaxLatencyUs,
+  windowPercentileUs,
+  withinHdrPrecision,
+} from "./reference.js";
 
 describe("fleet generator", () => {
   it("is deterministic for a seed and labels every planted anomaly", () => {
@@ -37,7 +44,13 @@ describe("reference aggregation", () => {
     const t0 = Date.UTC(2026, 0, 1);
     expect(rejects).toBe(1);
     expect(windows.get(t0)).toMatchObject({ requests: 2, bytes: 10, classes: { "2xx": 1, "4xx": 1 } });
-    expect(windows.get(t0)!.latenciesUs).toEqual([2000, 10000]);
+    expect([...windows.get(t0)!.latencyCounts.entries()].sort()).toEqual([
+      [10000, 1],
+      [2000, 1],
+    ]);
+    expect(windowPercentileUs(windows.get(t0)!, 50)).toBe(2000);
+    expect(windowPercentileUs(windows.get(t0)!, 51)).toBe(10000);
+    expect(windowMaxLatencyUs(windows.get(t0)!)).toBe(10000);
     expect(windows.get(t0 + 10_000)).toMatchObject({ requests: 1, bytes: 5 });
   });
 
@@ -48,5 +61,26 @@ describe("reference aggregation", () => {
     expect(withinHdrPrecision(100_099, 100_000)).toBe(true);
     expect(withinHdrPrecision(100_200, 100_000)).toBe(false);
     expect(withinHdrPrecision(99_000, 100_000)).toBe(false);
+  });
+
+  it("rejects control bytes and over-long lines but keeps invalid UTF-8 (latin1 text)", () => {
+    const good = '1.1.1.1 - - [01/Jan/2026:00:00:01 +0000] "GET / HTTP/1.1" 200 10 "-" "ua" 0.010 0.010';
+    const highBytes = good.replace('"ua"', `"${Buffer.from([0xc3, 0x28, 0xff]).toString("latin1")}"`);
+    const withNul = good.replace('"ua"', '"u\u0000a"');
+    const tooLong = good.replace('"ua"', `"${"u".repeat(10)}"`);
+    const lines = [good, highBytes, withNul, tooLong, good];
+    const { windows, rejects } = referenceWindows(lines, 10_000, good.length + 5);
+    expect(rejects).toBe(2);
+    expect(windows.get(Date.UTC(2026, 0, 1))?.requests).toBe(3);
+  });
+
+  it("takes window percentiles by rank from exact value counts", () => {
+    const line = (ms: number) =>
+      `1.1.1.1 - - [01/Jan/2026:00:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "ua" ${(ms / 1000).toFixed(3)} -`;
+    const values = [5, 1, 3, 2, 4, 4, 100];
+    const w = referenceWindows(values.map(line)).windows.get(Date.UTC(2026, 0, 1))!;
+    const sorted = values.map((ms) => ms * 1000).sort((a, b) => a - b);
+    for (const p of [1, 50, 90, 95, 99, 100]) expect(windowPercentileUs(w, p)).toBe(exactPercentileUs(sorted, p));
+    expect(w.latencySumUs).toBe(119_000);
   });
 });

@@ -96,7 +96,10 @@ export function createDetector(options: DetectorOptions): Detector {
   const stats = new Map<string, Map<number, StatsEntry>>();
   const tops = new Map<string, Map<number, TopEntry>>();
   let newestStartMs = Number.NEGATIVE_INFINITY;
-  const keepMs = allowedLatenessMs + a.baselineHistoryMs + 2 * windowMs;
+  // A window can still be (re)computed until its partition's watermark passes it, i.e. up to about
+  // allowedLatenessMs behind the newest window, and it looks back allowedLatenessMs + baselineHistoryMs more;
+  // partitions lag each other, hence the generous floor.
+  const keepMs = Math.max(3_600_000, 2 * allowedLatenessMs + a.baselineHistoryMs + 2 * windowMs);
 
   const seriesKey = (service: string, host: string) => `${service}\u0000${host}`;
 

@@ -9,13 +9,21 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { stackEndpoints } from "../endpoints.js";
 import { ensureInfluxDatabase, ensureTopic } from "../provision/index.js";
 import { startTraffic } from "./traffic.js";
-import { readSnapshot, renderSnapshot, type Snapshot } from "./view.js";
+import {
+  readSnapshot,
+  renderAnomalyLine,
+  renderSnapshot,
+  renderWindowLine,
+  type Snapshot,
+  WINDOW_HEADER,
+} from "./view.js";
 import { NGINX_COMBINED_RT, startWebFleet, stopChild } from "./webfleet.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -41,12 +49,36 @@ function yamlList(items: string[]): string {
   return `[${items.map((i) => JSON.stringify(i)).join(", ")}]`;
 }
 
+/** A port nothing listens on right now (the OS picks it), so the demo never collides with another run. */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
 function startNode(script: string, args: string[], logFile: string): ChildProcess {
   const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   return child;
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((done) => {
+    const finish = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", finish);
+      done();
+    };
+    const timer = setTimeout(finish, ms);
+    signal.addEventListener("abort", finish, { once: true });
+  });
 }
 
 async function main(opts: DemoOptions): Promise<number> {
@@ -71,7 +103,7 @@ async function main(opts: DemoOptions): Promise<number> {
   };
 
   try {
-    for (const [i, host] of fleet.hosts.entries()) {
+    for (const host of fleet.hosts) {
       const config = join(dir, `agent-${host.name}.yaml`);
       writeFileSync(
         config,
@@ -86,7 +118,7 @@ async function main(opts: DemoOptions): Promise<number> {
           "idleCloseMs: 1000",
           "startAt: beginning",
           `kafka: { brokers: ${yamlList(kafkaBrokers)}, topic: ${opts.topic} }`,
-          `metrics: { port: ${19464 + i} }`,
+          `metrics: { port: ${await freePort()} }`,
           "",
         ].join("\n"),
       );
@@ -105,7 +137,7 @@ async function main(opts: DemoOptions): Promise<number> {
         `kafka: { brokers: ${yamlList(kafkaBrokers)}, topic: ${opts.topic}, groupId: rla-demo-${Date.now()} , fromBeginning: false }`,
         `influx: { url: ${JSON.stringify(influxUrl)}, database: ${opts.database} }`,
         `windowMs: ${opts.windowMs}`,
-        "metrics: { port: 19465 }",
+        `metrics: { port: ${await freePort()} }`,
         "",
       ].join("\n"),
     );
@@ -127,9 +159,12 @@ async function main(opts: DemoOptions): Promise<number> {
     process.once("SIGTERM", () => stop.abort());
     if (opts.duration > 0) setTimeout(() => stop.abort(), opts.duration * 1000).unref();
 
+    // On a terminal the view is redrawn in place; elsewhere (a log, CI) each new window and anomaly is one line.
     const tty = process.stdout.isTTY;
+    if (!tty) say(WINDOW_HEADER);
     let last: Snapshot = { windows: [], anomalies: [] };
     let lastPrintedWindow = 0;
+    const printedAnomalies = new Set<string>();
     while (!stop.signal.aborted) {
       try {
         last = await readSnapshot(influxUrl, opts.database, startedAt - opts.windowMs);
@@ -141,21 +176,22 @@ async function main(opts: DemoOptions): Promise<number> {
         process.stdout.write(
           `\x1b[2J\x1b[H${[...renderSnapshot(last, header), "", "scenario", ...phaseLog.slice(-6)].join("\n")}\n`,
         );
-      } else if ((last.windows[0]?.time ?? 0) > lastPrintedWindow) {
-        lastPrintedWindow = last.windows[0]!.time;
-        process.stdout.write(
-          `${renderSnapshot({ windows: last.windows.slice(0, 1), anomalies: [] }, "")
-            .slice(3)
-            .join("\n")}\n`,
-        );
+      } else {
+        for (const line of phaseLog.splice(0)) say(line);
+        for (const w of [...last.windows].reverse()) {
+          if (w.time <= lastPrintedWindow) continue;
+          lastPrintedWindow = w.time;
+          say(renderWindowLine(w));
+        }
+        for (const a of [...last.anomalies].reverse()) {
+          const line = `ANOMALY ${renderAnomalyLine(a)}`;
+          if (!printedAnomalies.has(line)) {
+            printedAnomalies.add(line);
+            say(line);
+          }
+        }
       }
-      await new Promise((r) => {
-        const t = setTimeout(r, Math.min(2_000, opts.windowMs / 2));
-        stop.signal.addEventListener("abort", () => {
-          clearTimeout(t);
-          r(undefined);
-        });
-      });
+      await sleepUnlessAborted(Math.min(2_000, opts.windowMs / 2), stop.signal);
     }
 
     say("\nstopping traffic, agents, central and nginx…");

@@ -84,33 +84,34 @@ export async function readSnapshot(
 const hhmmss = (t: number) => new Date(t).toISOString().slice(11, 19);
 const pct = (n: number, total: number) => (total > 0 ? `${((100 * n) / total).toFixed(1)}%` : "-");
 
+export const WINDOW_HEADER = "window    rps     2xx     3xx     4xx     5xx    p99 ms  agents  top client (requests)";
+
+export function renderWindowLine(w: WindowRow): string {
+  const total = w.requests;
+  return [
+    hhmmss(w.time).padEnd(9),
+    w.rps.toFixed(1).padStart(6),
+    pct(w.status[1], total).padStart(7),
+    pct(w.status[2], total).padStart(7),
+    pct(w.status[3], total).padStart(7),
+    pct(w.status[4], total).padStart(7),
+    (w.p99Ms === null ? "-" : w.p99Ms.toFixed(1)).padStart(9),
+    `${w.agentsReported}/${w.agentsExpected}`.padStart(7),
+    ` ${w.topIp ?? "-"} (${w.topIpRequests ?? 0})`,
+  ].join(" ");
+}
+
+export function renderAnomalyLine(a: AnomalyRow): string {
+  const value = Number.isInteger(a.value) ? String(a.value) : a.value.toFixed(3);
+  return `${hhmmss(a.time)}  ${a.type.padEnd(11)} host=${a.host.padEnd(5)} ${a.key}  value=${value} threshold=${a.threshold}`;
+}
+
 /** Renders a snapshot as plain text lines (no colours, so it is also readable in CI logs). */
 export function renderSnapshot(s: Snapshot, header: string): string[] {
-  const lines = [header, ""];
-  lines.push("window    rps     2xx     3xx     4xx     5xx    p99 ms  agents  top client (requests)");
-  for (const w of s.windows) {
-    const total = w.requests;
-    lines.push(
-      [
-        hhmmss(w.time).padEnd(9),
-        w.rps.toFixed(1).padStart(6),
-        pct(w.status[1], total).padStart(7),
-        pct(w.status[2], total).padStart(7),
-        pct(w.status[3], total).padStart(7),
-        pct(w.status[4], total).padStart(7),
-        (w.p99Ms === null ? "-" : w.p99Ms.toFixed(1)).padStart(9),
-        `${w.agentsReported}/${w.agentsExpected}`.padStart(7),
-        ` ${w.topIp ?? "-"} (${w.topIpRequests ?? 0})`,
-      ].join(" "),
-    );
-  }
+  const lines = [header, "", WINDOW_HEADER, ...s.windows.map(renderWindowLine)];
   if (s.windows.length === 0) lines.push("(waiting for the first fleet window…)");
   lines.push("", "anomalies");
   if (s.anomalies.length === 0) lines.push("  (none yet)");
-  for (const a of s.anomalies) {
-    lines.push(
-      `  ${hhmmss(a.time)}  ${a.type.padEnd(11)} host=${a.host.padEnd(5)} ${a.key}  value=${a.value} threshold=${a.threshold}`,
-    );
-  }
+  for (const a of s.anomalies) lines.push(`  ${renderAnomalyLine(a)}`);
   return lines;
 }

@@ -1,7 +1,8 @@
 import { REJECT_REASONS } from "@rla/protocol";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { type AgentSnapshot, createAgentMetrics, RateLimitedLog } from "./index.js";
+import { type AgentSnapshot, createAgentMetrics } from "./index.js";
+import { RateLimitedLog } from "./rate-limited-log.js";
 
 describe("RateLimitedLog", () => {
   it("logs one line per key per interval, then reports how many it suppressed", () => {

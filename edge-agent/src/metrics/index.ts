@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics (`/metrics`), the health check (`/healthz`) and rate-limited error logging.
+ * Prometheus metrics (`/metrics`) and the health check (`/healthz`); loaded only when the endpoint is on.
  *
  * The hot path only bumps plain numbers; metrics read them through a snapshot at scrape time, so scraping
  * costs nothing between scrapes and reading a line costs no metric call.
@@ -7,7 +7,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { REJECT_REASONS, type RejectReason } from "@rla/protocol";
-import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
 
 export interface FileLag {
@@ -194,30 +193,4 @@ export async function startMetricsServer(
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/**
- * Logs one line per key per interval; the next line after a quiet spell carries how many were suppressed.
- * For errors that repeat while an outage lasts (Kafka down, a file unreadable).
- */
-export class RateLimitedLog {
-  private readonly seen = new Map<string, { at: number; suppressed: number }>();
-
-  constructor(
-    private readonly logger: Logger,
-    private readonly intervalMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  log(level: "error" | "warn", key: string, fields: Record<string, unknown>, message: string): void {
-    const t = this.now();
-    const entry = this.seen.get(key);
-    if (entry !== undefined && t - entry.at < this.intervalMs) {
-      entry.suppressed++;
-      return;
-    }
-    const suppressed = entry?.suppressed ?? 0;
-    this.seen.set(key, { at: t, suppressed: 0 });
-    this.logger[level](suppressed > 0 ? { ...fields, key, suppressed } : { ...fields, key }, message);
-  }
 }

@@ -15,12 +15,17 @@
  * - Events of one key are contiguous: each `lines`/`oversize`/`truncated` starts where the previous one ended, the
  *   first one at the checkpointed offset. The agent's position for a key is the end of its last such event
  *   (`startOffset + data.length`, or `endOffset`). The one exception is a file that shrank but still starts with the
- *   same bytes (not a rotation, e.g. `truncate -s`): it continues under the same key at its new size (`ERR_TAIL_SHRUNK`).
+ *   same fingerprinted bytes (not a rotation, e.g. `truncate -s`): it continues under the same key at its new size
+ *   (`ERR_TAIL_SHRUNK`; lines appended between the shrink and the next poll are skipped). A file that shrank below
+ *   its fingerprinted length counts as replaced: new stream from 0.
+ * - `closed`: drop the key from the checkpoint once the event is processed; a position kept for a file that is gone
+ *   is reported lost at the next start.
  * - `data` of `lines` is a view of the tailer's read buffer: valid until the next call of `next()`. Parse it (or copy
  *   it) before asking for the next event. (`truncated` data is owned by the event.)
  * - Rename rotation: the open fd follows the renamed file; it is drained to its end, including whatever the writer
  *   still appends to it until it reopens, and closed (`closed`) once it has not grown for `rotateWaitMs`; the new file
- *   at the path is a new stream read from offset 0. A deleted file is drained and closed the same way.
+ *   at the path is a new stream read from offset 0. A deleted file is drained and closed the same way. A closed file that
+ *   reappears at a glob match (renamed back, a glob that briefly listed nothing) resumes at its closed offset.
  * - Copytruncate (same inode shrinks below our read offset, or its first bytes change): the copy is looked for among
  *   the rotated siblings by fingerprint (same first bytes, size ≥ our offset), drained from our offset under the OLD
  *   key and closed; the truncated file is a NEW stream from 0. No copy → `truncated` for a pending partial line,
@@ -38,14 +43,18 @@
  *   partial line per file. An oversize line cut off at a stream's end is reported as `oversize` ending where the
  *   data ended.
  * - Backpressure and fairness: files are read only inside `next()`, one chunk at a time, round-robin over the files
- *   with data. Globs are re-expanded and open files re-checked every `pollIntervalMs` (also while busy).
+ *   with data. Globs are re-expanded and open files re-checked every `pollIntervalMs` (also while busy). Polling
+ *   only, no fs.watch: 250 ms of latency is nothing against 10 s windows, and polling also works where inotify does
+ *   not (NFS, some overlay mounts) without one watch per directory. `wait` is called only when every file has been
+ *   read to its end, so `--once` can pass a `wait` that stops there.
  * - Errors: a file vanishing is normal and never throws; other I/O errors go to `onError` (`ERR_TAIL_IO`, once per
  *   file and errno until it recovers) and the file is retried at the next poll.
  * - Limits: globs should not match rotated names (`access.log.1`); if they do, a renamed file is still recognised
  *   (same identity), but a copytruncate copy seen before the truncation is a new file. Copies must stay in the same
  *   directory uncompressed until drained (logrotate `delaycompress`, no `olddir`). Two files whose first
  *   fingerprinted bytes are identical and share an inode (copytruncate of a log whose first line repeats) get the same
- *   key: the newer waits until the older is closed.
+ *   key: the newer waits until the older is closed. A file rotated away while the agent is down before any of its
+ *   lines reached the checkpoint is not read: it is neither checkpointed nor at a glob match.
  */
 
 export interface FilePosition {
@@ -95,7 +104,7 @@ export interface TailerOptions {
   onError?: (error: Error) => void;
   /** Clock, injected by tests; default `Date.now`. */
   now?: () => number;
-  /** Waits between polls when every file is at its end; injected by tests; default a timer. */
+  /** Waits between polls; called only when every file is at its end. Injected by tests; default a timer. */
   wait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 

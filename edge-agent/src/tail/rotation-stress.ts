@@ -10,11 +10,24 @@
  * its copy and its truncate; that loss is logrotate's, not the tailer's, so the harness leaves it out).
  * A rotation waits until the consumer has seen a line of the current generation: real rotations are hours apart,
  * and a file created and rotated away twice before anyone opened it cannot be followed by any tailer.
+ * With `restarts`, the agent "crashes" now and then: the tailer is dropped with only the positions of the events
+ * consumed so far (what a checkpoint holds after kill -9), one rotation happens while it is down (if the current
+ * generation has reached the checkpoint: a file rotated away before any of its lines were checkpointed is not in the
+ * checkpoint and not at the glob, so nothing can tell it belongs to us), and a new tailer resumes from the positions.
  */
-import { closeSync, copyFileSync, existsSync, openSync, renameSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  renameSync,
+  truncateSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { TailerOptions } from "./index.js";
+import type { FilePosition, TailerOptions } from "./index.js";
 import { createTailer } from "./tailer.js";
 
 export interface RotationStressOptions {
@@ -28,6 +41,8 @@ export interface RotationStressOptions {
   copytruncateShare?: number;
   /** Rotated files kept, the oldest deleted at each rotation (logrotate `rotate N`); default 4. */
   keepRotated?: number;
+  /** Agent restarts spread over the run, each with one rotation while the tailer is down; default 0. */
+  restarts?: number;
   /** Batches the writer still appends to a renamed file before it reopens; default 3. */
   lateBatches?: number;
   seed?: number;
@@ -49,9 +64,11 @@ export interface RotationStressResult {
   offsetGaps: number;
   renames: number;
   copytruncates: number;
+  restarts: number;
   writerLinesPerSecond: number;
   elapsedMs: number;
   closedStreams: number;
+  /** `code: message` of everything the tailer reported to onError. */
   errors: string[];
 }
 
@@ -74,7 +91,8 @@ export async function runRotationStress(options: RotationStressOptions): Promise
   const lateBatches = options.lateBatches ?? 3;
   const random = rng(options.seed ?? 1);
   const total = options.lines;
-  const rotateEvery = Math.floor(total / (options.rotations + 1));
+  // Two generations of slack at the end, so a rotation the gate delays still happens before the writer is done.
+  const rotateEvery = Math.floor(total / (options.rotations + 2));
   const errors: string[] = [];
 
   // Consumer state, also read by the writer's rotation gate.
@@ -93,6 +111,8 @@ export async function runRotationStress(options: RotationStressOptions): Promise
   let copytruncates = 0;
   let writerDoneAt = 0;
   const started = performance.now();
+  /** Set while the tailer is down: the writer rotates once, then resolves it. */
+  let rotateWhileDown: (() => void) | null = null;
 
   const shiftRotated = () => {
     for (let k = keep; k >= 1; k--) {
@@ -138,10 +158,15 @@ export async function runRotationStress(options: RotationStressOptions): Promise
         const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * options.linesPerSecond));
         if (due > written) writeBatch(Math.min(due, written + 5000));
         const rotationDue = written >= (renames + copytruncates + 1) * rotateEvery;
-        if (rotationDue && renames + copytruncates < options.rotations && !lateFd && maxSeen >= generationStart) {
+        const rotationsLeft = renames + copytruncates < options.rotations;
+        if (rotateWhileDown && !lateFd) {
+          if (rotationsLeft && maxSeen >= generationStart) rotate();
+          rotateWhileDown();
+          rotateWhileDown = null;
+        } else if (rotationDue && rotationsLeft && !lateFd && maxSeen >= generationStart) {
           rotate();
         }
-        if (written < total || lateFd) {
+        if (written < total || lateFd || rotateWhileDown) {
           setImmediate(tick);
           return;
         }
@@ -155,22 +180,28 @@ export async function runRotationStress(options: RotationStressOptions): Promise
     setImmediate(tick);
   });
 
-  const tailer = createTailer({
-    pollIntervalMs: 20,
-    rotateWaitMs: 1000,
-    wait: () => new Promise((resolve) => setImmediate(resolve)),
-    ...options.tailer,
-    globs: [path],
-    positions: [],
-    onError: (error) => errors.push(error.message),
-  });
+  const positions = new Map<string, FilePosition>();
+  const startTailer = () =>
+    createTailer({
+      pollIntervalMs: 20,
+      rotateWaitMs: 1000,
+      wait: () => new Promise((resolve) => setImmediate(resolve)),
+      ...options.tailer,
+      globs: [path],
+      positions: [...positions.values()],
+      onError: (error) => errors.push(`${(error as { code?: string }).code}: ${error.message}`),
+    });
+  let tailer = startTailer();
+  const restartEvery = Math.ceil(total / ((options.restarts ?? 0) + 1));
+  let restarts = 0;
 
   const ends = new Map<string, number>();
   let offsetGaps = 0;
   let closedStreams = 0;
-  const follow = (key: string, start: number, end: number) => {
+  const follow = (key: string, path: string, start: number, end: number) => {
     if (start !== (ends.get(key) ?? 0)) offsetGaps++;
     ends.set(key, end);
+    positions.set(key, { fileKey: key, path, offset: end });
   };
 
   const signal = AbortSignal.timeout(options.timeoutMs ?? 120_000);
@@ -187,10 +218,13 @@ export async function runRotationStress(options: RotationStressOptions): Promise
         if (signal.aborted) break;
         throw error;
       }
-      if (ev.kind === "closed") closedStreams++;
-      if (ev.kind === "oversize") follow(ev.fileKey, ev.startOffset, ev.endOffset);
+      if (ev.kind === "closed") {
+        closedStreams++;
+        positions.delete(ev.fileKey);
+      }
+      if (ev.kind === "oversize") follow(ev.fileKey, ev.path, ev.startOffset, ev.endOffset);
       if (ev.kind !== "lines" && ev.kind !== "truncated") continue;
-      follow(ev.fileKey, ev.startOffset, ev.startOffset + ev.data.length);
+      follow(ev.fileKey, ev.path, ev.startOffset, ev.startOffset + ev.data.length);
       const data = ev.data;
       for (let i = 0; i < data.length; ) {
         const lineStart = i;
@@ -208,6 +242,14 @@ export async function runRotationStress(options: RotationStressOptions): Promise
         }
         i = end + 1;
       }
+      if (restarts < (options.restarts ?? 0) && distinct >= (restarts + 1) * restartEvery && !writerDoneAt) {
+        await tailer.stop(); // all it leaves behind is `positions`, as after kill -9
+        await new Promise<void>((resolve) => {
+          rotateWhileDown = resolve;
+        });
+        tailer = startTailer();
+        restarts++;
+      }
     }
   } finally {
     await tailer.stop();
@@ -223,6 +265,7 @@ export async function runRotationStress(options: RotationStressOptions): Promise
     offsetGaps,
     renames,
     copytruncates,
+    restarts,
     writerLinesPerSecond: Math.round(total / ((writerDoneAt - started) / 1000)),
     elapsedMs: Math.round(performance.now() - started),
     closedStreams,

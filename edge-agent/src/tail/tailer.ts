@@ -50,6 +50,9 @@ interface OpenedFile {
   size: number;
 }
 
+/** Identities of closed streams remembered (a few hundred bytes each). */
+const RECENTLY_CLOSED_MAX = 1024;
+
 const physicalId = (f: { dev: bigint; ino: bigint }): string => `${f.dev}:${f.ino}`;
 
 const isMissing = (error: unknown): boolean => {
@@ -100,6 +103,11 @@ class FileTailer implements Tailer {
   private busy: Promise<unknown> = Promise.resolve();
   /** path → errno last reported, so a persistent failure is reported once, not at every poll. */
   private readonly ioFailures = new Map<string, string>();
+  /**
+   * Streams closed because they left the globs, by file identity: if such a file comes back (a glob match that
+   * briefly listed nothing, a rotated file renamed back) it resumes where it was closed instead of being re-read.
+   */
+  private readonly recentlyClosed = new Map<string, { key: string; fingerprint: Fingerprint; offset: number }>();
 
   constructor(options: TailerOptions) {
     this.globs = options.globs;
@@ -152,7 +160,10 @@ class FileTailer implements Tailer {
       }
       if (await this.readRoundRobin()) continue;
       const waitMs = Math.max(0, this.pollIntervalMs - (this.now() - this.lastPollAt));
-      await this.wait(waitMs, signal ? AbortSignal.any([signal, this.stopController.signal]) : this.stopController.signal);
+      await this.wait(
+        waitMs,
+        signal ? AbortSignal.any([signal, this.stopController.signal]) : this.stopController.signal,
+      );
       if (this.stopped || signal?.aborted) continue;
       await this.poll(false);
     }
@@ -461,13 +472,18 @@ class FileTailer implements Tailer {
           if (!st?.isFile() || this.tracked(st) || (st.dev === p.dev && st.ino === p.ino) !== exact) continue;
           const file = await this.openMatching(path, p.fingerprint, exact ? 0 : p.pos.offset);
           if (!file) continue;
-          if (this.tracked(file)) {
+          if (this.tracked(file) || (file.dev === p.dev && file.ino === p.ino) !== exact) {
             await file.fh.close();
             continue;
           }
           pending.splice(pending.indexOf(p), 1);
           const live = found?.has(physicalId(file)) ?? false;
-          const s = this.addStream(file, { offset: p.pos.offset, live, key: p.pos.fileKey, fingerprint: p.fingerprint });
+          const s = this.addStream(file, {
+            offset: p.pos.offset,
+            live,
+            key: p.pos.fileKey,
+            fingerprint: p.fingerprint,
+          });
           if (file.size < p.pos.offset) await this.replaced(s);
           break;
         }
@@ -491,6 +507,14 @@ class FileTailer implements Tailer {
     if (this.tracked(file)) {
       await file.fh.close();
       return;
+    }
+    const closed = this.recentlyClosed.get(physicalId(file));
+    if (closed && file.size >= closed.offset) {
+      const head = await this.hashHead(file.fh, closed.fingerprint.length).catch(() => null);
+      if (head === closed.fingerprint.hex) {
+        this.addStream(file, { offset: closed.offset, live: true, key: closed.key, fingerprint: closed.fingerprint });
+        return;
+      }
     }
     const s = this.addStream(file, { offset: 0, live: true });
     if (atEnd) {
@@ -571,6 +595,10 @@ class FileTailer implements Tailer {
     }
     this.finishPartialLine(s);
     this.queue.push({ kind: "closed", fileKey: s.key!, path: s.path, offset: s.offset });
+    this.recentlyClosed.set(physicalId(s), { key: s.key!, fingerprint: s.fingerprint!, offset: s.offset });
+    if (this.recentlyClosed.size > RECENTLY_CLOSED_MAX) {
+      this.recentlyClosed.delete(this.recentlyClosed.keys().next().value!);
+    }
     await this.forget(s);
   }
 

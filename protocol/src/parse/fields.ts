@@ -4,7 +4,7 @@
  * bytes directly.
  */
 import type { LogRecord, RejectReason } from "../model.js";
-import { EscapeDecoder, type Escapes, hashStep, StringCache } from "./text.js";
+import { EscapeDecoder, type Escapes, hashStep, latin1String, StringCache } from "./text.js";
 import { decodeEpochSeconds, TIME_LOCAL_WIDTH, TimeDecoder } from "./time.js";
 
 /** What a value means to the record. Several variables can mean the same; see `Role`. */
@@ -33,7 +33,17 @@ export const Field = {
 export type Field = (typeof Field)[keyof typeof Field];
 
 /** The record slot a field fills. When a format holds several fields for one slot, the best-ranked one wins. */
-export const Role = { None: 0, Ip: 1, Time: 2, Request: 3, Path: 4, Method: 5, Status: 6, Bytes: 7, Latency: 8 } as const;
+export const Role = {
+  None: 0,
+  Ip: 1,
+  Time: 2,
+  Request: 3,
+  Path: 4,
+  Method: 5,
+  Status: 6,
+  Bytes: 7,
+  Latency: 8,
+} as const;
 export type Role = (typeof Role)[keyof typeof Role];
 
 /** Lower rank wins: $msec beats $time_iso8601 beats $time_local (precision), $body_bytes_sent beats $bytes_sent, … */
@@ -111,6 +121,23 @@ const TIME_BYTES = byteClass(
   (c) => (c >= 0x30 && c <= 0x3a) || c === DASH || c === 0x2b || c === DOT || c === 0x54 || c === 0x5a,
 );
 
+/** Path bytes by what they ask for: nothing, the end of the path (`?`), decoding, or a `binary` reject. */
+const PATH_PLAIN = 0;
+const PATH_END = 1;
+const PATH_DECODE = 2;
+const PATH_CONTROL = 4;
+const PATH_BYTES = byteClass(() => false).map((_, c) =>
+  c === QUESTION
+    ? PATH_END
+    : c === BACKSLASH || c >= 0x7f
+      ? PATH_DECODE
+      : c < SPACE && c !== 0x09
+        ? PATH_CONTROL
+        : c < SPACE
+          ? PATH_DECODE
+          : PATH_PLAIN,
+);
+
 /** Exactly three digits, or -1. */
 export function decodeStatus(buf: Buffer, start: number, end: number): number {
   if (end - start !== 3) return -1;
@@ -176,8 +203,6 @@ function secondsEnd(buf: Buffer, start: number, end: number): number {
 /** Decodes field values into a record. One per parser: it owns the parser's caches. */
 export class FieldDecoder {
   private readonly time = new TimeDecoder();
-  private readonly ips = new StringCache(16384, 64);
-  private readonly paths = new StringCache(8192, 256);
   private readonly methods = new StringCache(64, MAX_METHOD);
   private readonly escapes = new EscapeDecoder();
 
@@ -192,14 +217,9 @@ export class FieldDecoder {
     switch (field) {
       case Field.RemoteAddr: {
         let at = pos;
-        let hash = 0;
-        for (; at < end; at++) {
-          const c = buf[at]!;
-          if (ADDRESS_BYTES[c] === 0) break;
-          hash = hashStep(hash, c);
-        }
+        while (at < end && ADDRESS_BYTES[buf[at]!] === 1) at++;
         if (at === pos || at - pos > MAX_ADDRESS) return -1;
-        out.ip = this.ips.get(buf, pos, at, hash);
+        out.ip = latin1String(buf, pos, at);
         return at;
       }
       case Field.TimeLocal:
@@ -261,13 +281,8 @@ export class FieldDecoder {
         return null;
       case Field.RemoteAddr: {
         if (end === start || end - start > MAX_ADDRESS) return "syntax";
-        let hash = 0;
-        for (let i = start; i < end; i++) {
-          const c = buf[i]!;
-          if (ADDRESS_BYTES[c] === 0) return "syntax";
-          hash = hashStep(hash, c);
-        }
-        out.ip = this.ips.get(buf, start, end, hash);
+        for (let i = start; i < end; i++) if (ADDRESS_BYTES[buf[i]!] === 0) return "syntax";
+        out.ip = latin1String(buf, start, end);
         return null;
       }
       case Field.TimeLocal:
@@ -344,7 +359,13 @@ export class FieldDecoder {
     const length = end - start;
     const first = buf[start];
     if (length === 3 && first === 0x47 && buf[start + 1] === 0x45 && buf[start + 2] === 0x54) return "GET";
-    if (length === 4 && first === 0x50 && buf[start + 1] === 0x4f && buf[start + 2] === 0x53 && buf[start + 3] === 0x54) {
+    if (
+      length === 4 &&
+      first === 0x50 &&
+      buf[start + 1] === 0x4f &&
+      buf[start + 2] === 0x53 &&
+      buf[start + 3] === 0x54
+    ) {
       return "POST";
     }
     if (length === 0 || length > MAX_METHOD) return "";
@@ -362,20 +383,18 @@ export class FieldDecoder {
    * in it makes the line `binary` (kept strings never carry one).
    */
   private path(buf: Buffer, start: number, end: number, out: LogRecord): RejectReason | null {
-    let plain = true;
-    let hash = 0;
+    let seen = 0;
     let at = start;
     for (; at < end; at++) {
-      const c = buf[at]!;
-      if (c === QUESTION) break;
-      if (c === BACKSLASH || c >= 0x7f || c < SPACE) {
-        if (c < SPACE && c !== 0x09) return "binary";
-        plain = false;
+      const kind = PATH_BYTES[buf[at]!]!;
+      if (kind !== PATH_PLAIN) {
+        if (kind === PATH_END) break;
+        seen |= kind;
       }
-      hash = hashStep(hash, c);
     }
+    if ((seen & PATH_CONTROL) !== 0) return "binary";
     if (at === start || (at - start === 1 && buf[start] === DASH)) out.path = "";
-    else if (plain) out.path = this.paths.get(buf, start, at, hash);
+    else if (seen === 0) out.path = latin1String(buf, start, at);
     else out.path = this.escapes.decode(buf, start, at, this.dialect);
     return null;
   }

@@ -13,10 +13,17 @@
  * - Bytes come from $body_bytes_sent (%b, %B), else $bytes_sent (%O); `-` is 0. Latency comes from
  *   $request_time (%T: seconds) or %D (µs), %{ms}T; `-` or no such field gives latencyUs -1. Time
  *   prefers $msec, then $time_iso8601, then $time_local, whichever the format has.
- * - Rejects: `empty` (blank), `binary` (any control byte other than tab), `bad_time`, `bad_status`
- *   (not three digits), `bad_number` (bytes or latency not a number or `-`), `syntax` (anything else
- *   that does not fit the format, including a truncated line). `too_long` and `truncated` are the
- *   caller's to decide before calling `parse`.
+ * - Rejects: `empty` (blank), `binary` (the line does not parse and holds a control byte other than
+ *   tab, or one sits in a kept field), `bad_time`, `bad_status` (not three digits), `bad_number`
+ *   (bytes or latency not a number or `-`), `syntax` (anything else that does not fit the format,
+ *   including a truncated line). nginx and Apache escape control bytes, so a raw one means corruption,
+ *   which breaks a line's structure; to stay fast, the skipped quoted fields (referer, user agent) of
+ *   an otherwise well-formed line are not searched for them. `too_long`, `truncated` and `too_old`
+ *   are the caller's to decide before or after calling `parse`.
+ * - Speed: values are found by byte scanning of the Buffer, self-delimiting values (address,
+ *   numbers, timestamps) are decoded in the same pass, quoted values are skipped with Buffer#indexOf,
+ *   `$time_local` date math runs once per minute of log, methods are interned; only ip and path
+ *   strings are allocated per line.
  */
 import { ProtocolError, ProtocolErrorCode } from "../errors.js";
 import { compileApacheFormat, compileNginxFormat } from "./format.js";

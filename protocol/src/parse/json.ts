@@ -1,13 +1,23 @@
 /**
  * JSON-lines access logs, as nginx writes with `log_format … escape=json '{"remote_addr":"$remote_addr",…}'`:
  * one object per line whose keys are nginx variable names without `$`. Values may be strings or
- * numbers (`"status":"200"` and `"status":200` are the same); `null` means absent; unknown keys and
+ * numbers (`"status":"200"` and `"status":200` are the same); `null` and `""` mean absent; unknown keys and
  * nested values are skipped. The object is scanned over its bytes, not handed to JSON.parse, so a
  * line costs no allocation beyond the strings the record keeps.
  */
 import type { LogRecord, RejectReason } from "../model.js";
 import { Field, FieldDecoder, Role, roleOf } from "./fields.js";
-import { BACKSLASH, hasControlBytes, isBlank, isControl, type LineParser, lineEnd, resetRecord, SPACE, TAB } from "./line.js";
+import {
+  BACKSLASH,
+  hasControlBytes,
+  isBlank,
+  isControl,
+  type LineParser,
+  lineEnd,
+  resetRecord,
+  SPACE,
+  TAB,
+} from "./line.js";
 import { Escapes } from "./text.js";
 
 /** Known keys; on a tie in rank, the earlier key in this list wins ($request_uri over $uri). */
@@ -103,7 +113,7 @@ export class JsonLineParser implements LineParser {
   private readonly valueEnd = new Int32Array(ROLE_COUNT);
 
   parse(buf: Buffer, start: number, end: number, out: LogRecord): RejectReason | null {
-    const from = start > 0 ? start : 0;
+    const from = Math.max(start, 0);
     const to = lineEnd(buf, from, end);
     resetRecord(out);
     if (to <= from || ((buf[from] === SPACE || buf[from] === TAB) && isBlank(buf, from, to))) return "empty";
@@ -137,6 +147,8 @@ export class JsonLineParser implements LineParser {
           valueEnd = stringEnd(buf, valueStart, end);
           if (valueEnd < 0) return valueEnd === CONTROL_BYTE ? "binary" : "syntax";
           next = valueEnd + 1;
+          // escape=json writes an unset variable as "": absent, like null.
+          present = valueEnd > valueStart;
         } else if (buf[i] === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c) {
           valueEnd = next = i + 4;
           present = false;

@@ -26,7 +26,7 @@ export function hasControlBytes(buf: Buffer, start: number, end: number): boolea
 
 /** Clamps the range to the buffer and drops a trailing `\r`; returns the new end (≤ start: empty). */
 export function lineEnd(buf: Buffer, start: number, end: number): number {
-  let e = end > buf.length ? buf.length : end;
+  let e = Math.min(end, buf.length);
   if (e > start && buf[e - 1] === 0x0d) e--;
   return e;
 }

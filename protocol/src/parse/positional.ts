@@ -100,7 +100,7 @@ export class PositionalParser implements LineParser {
   }
 
   parse(buf: Buffer, start: number, end: number, out: LogRecord): RejectReason | null {
-    const from = start > 0 ? start : 0;
+    const from = Math.max(start, 0);
     const to = lineEnd(buf, from, end);
     resetRecord(out);
     if (buf !== this.reachBuf || from < this.lastStart) {

@@ -67,13 +67,7 @@ export class TimeDecoder {
     const name = String.fromCharCode(buf[start + 3]!, buf[start + 4]!, buf[start + 5]!);
     const month = MONTHS.indexOf(name);
     const year = twoDigits(buf, start + 7) * 100 + twoDigits(buf, start + 9);
-    const ms = minuteUtc(
-      year,
-      month,
-      twoDigits(buf, start),
-      twoDigits(buf, start + 12),
-      twoDigits(buf, start + 15),
-    );
+    const ms = minuteUtc(year, month, twoDigits(buf, start), twoDigits(buf, start + 12), twoDigits(buf, start + 15));
     if (Number.isNaN(ms)) return ms;
     for (let i = 0; i < LOCAL_PREFIX; i++) this.localKey[i] = buf[start + i]!;
     this.localMinuteMs = ms;

@@ -50,8 +50,9 @@ export class HeavyKeys {
   readonly counts: Float64Array;
   readonly notFound: Float64Array | null;
   readonly distinct: DistinctCounter[] | null;
-  /** Null while exact. */
-  cms: CountMinSketch | null = null;
+  /** Null while exact. Held keys' increments since promotion wait in `pending` (see `add`). */
+  private cms: CountMinSketch | null = null;
+  private readonly pending: Float64Array;
 
   /** Open-addressing table of entry id + 1 (0 = empty), linear probing, load <= 1/2. */
   private slots: Int32Array;
@@ -77,6 +78,7 @@ export class HeavyKeys {
     this.mask = slotCount - 1;
     this.heap = new Int32Array(capacity);
     this.heapPos = new Int32Array(capacity);
+    this.pending = new Float64Array(capacity);
   }
 
   get exact(): boolean {
@@ -98,6 +100,11 @@ export class HeavyKeys {
   /**
    * Counts one occurrence of `key` (whose `hashString` is `hash`). Returns the key's entry id when the
    * key is held (so the caller can update per-key scan data), or -1 when it is only in the sketch.
+   *
+   * In sketch mode a held key's occurrences are counted exactly and only added to the count-min
+   * sketch when it is evicted or the sketch is read (`flush`), which saves the hot path d counter
+   * updates per held-key hit. Estimates of other keys stay upper bounds: every key's own occurrences
+   * are in the sketch whenever it is not held, and pending ones only ever add to other cells.
    */
   add(key: string, hash: number): number {
     let id = this.find(key, hash);
@@ -105,7 +112,7 @@ export class HeavyKeys {
     if (id >= 0) {
       this.counts[id] = this.counts[id]! + 1;
       if (cms !== null) {
-        cms.add(hash, 1);
+        this.pending[id] = this.pending[id]! + 1;
         this.siftDown(this.heapPos[id]!);
       }
       return id;
@@ -122,6 +129,8 @@ export class HeavyKeys {
     }
     id = this.heap[0]!;
     if (estimate <= this.counts[id]!) return -1;
+    if (this.pending[id]! > 0) cms.add(this.hashes[id]!, this.pending[id]!);
+    this.pending[id] = 0;
     this.unlink(id);
     this.keys[id] = key;
     this.hashes[id] = hash;
@@ -136,7 +145,7 @@ export class HeavyKeys {
   estimate(key: string, hash: number): number {
     const id = this.find(key, hash);
     if (this.cms === null) return id >= 0 ? this.counts[id]! : 0;
-    const sketched = this.cms.estimate(hash);
+    const sketched = this.countMinSketch().estimate(hash);
     return id >= 0 ? Math.min(this.counts[id]!, sketched) : sketched;
   }
 
@@ -153,8 +162,8 @@ export class HeavyKeys {
   }
 
   /**
-   * Adds one held entry as decoded from the wire (caller validated it). `cms` must be set first when the
-   * table was in sketch mode. Duplicate keys add up.
+   * Adds one held entry as decoded from the wire (caller validated it). `restoreSketch` must come first
+   * when the table was in sketch mode. Duplicate keys add up.
    */
   restoreEntry(key: string, hash: number, count: number, notFound: number, distinct: DistinctCounter | null): void {
     let id = this.find(key, hash);
@@ -167,6 +176,14 @@ export class HeavyKeys {
     if (this.cms !== null) this.siftDown(this.heapPos[id]!);
     if (this.notFound !== null) this.notFound[id] = this.notFound[id]! + notFound;
     if (this.distinct !== null && distinct !== null) this.distinct[id]!.merge(distinct);
+  }
+
+  /** Puts a decoded count-min sketch in place (switches an empty table to sketch mode). */
+  restoreSketch(cms: CountMinSketch): void {
+    if (this.size !== 0 || cms.width !== this.cmsWidth || cms.depth !== this.cmsDepth) {
+      throw new RangeError("restoreSketch: needs an empty table and matching dimensions");
+    }
+    this.cms = cms;
   }
 
   merge(from: HeavyKeys): void {
@@ -196,8 +213,8 @@ export class HeavyKeys {
   }
 
   private mergeSketched(from: HeavyKeys): void {
-    const intoCms = this.cms;
-    const fromCms = from.cms;
+    const intoCms = this.cms === null ? null : this.countMinSketch();
+    const fromCms = from.cms === null ? null : from.countMinSketch();
     const merged = intoCms ?? this.materialize();
     if (merged.width !== from.cmsWidth || merged.depth !== from.cmsDepth) {
       throw new RangeError("cannot merge heavy-key tables with different count-min dimensions");
@@ -261,9 +278,21 @@ export class HeavyKeys {
     for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  /** The table's count-min sketch: its own in sketch mode, else a new one built from the exact counts. */
+  /**
+   * The table's count-min sketch, complete: its own in sketch mode (pending held-key counts flushed
+   * in first), else a new one built from the exact counts. Do not modify it.
+   */
   countMinSketch(): CountMinSketch {
-    return this.cms ?? this.materialize();
+    const cms = this.cms;
+    if (cms === null) return this.materialize();
+    for (let id = 0; id < this.size; id++) {
+      const n = this.pending[id]!;
+      if (n > 0) {
+        cms.add(this.hashes[id]!, n);
+        this.pending[id] = 0;
+      }
+    }
+    return cms;
   }
 
   /** The count-min sketch of this table's exact counts (exact mode only). */
@@ -299,6 +328,7 @@ export class HeavyKeys {
     this.keys[id] = key;
     this.hashes[id] = hash;
     this.counts[id] = count;
+    this.pending[id] = 0;
     if (this.notFound !== null) this.notFound[id] = 0;
     if (this.distinct !== null) {
       if (this.distinct[id] === undefined) this.distinct[id] = new DistinctCounter();

@@ -110,6 +110,8 @@ export class LatencyHistogram {
     const limit = h.countsArrayLength;
     const reader = new VarintReader(bytes);
     let index = -1;
+    let first = -1;
+    let total = 0;
     while (!reader.done) {
       const token = reader.nextByte();
       let gap = token >> 4;
@@ -121,7 +123,15 @@ export class LatencyHistogram {
       if (gap < 0 || count < 1) return null;
       index += gap + 1;
       if (index >= limit) return null;
-      h.recordValueWithCount(h.valueFromIndex(index), count);
+      // Straight into the counts (recordValueWithCount would recompute the index with log2/pow).
+      h.addToCountAtIndex(index, count);
+      if (first < 0) first = index;
+      total += count;
+    }
+    if (total > 0) {
+      h.setTotalCount(total);
+      h.updateMinAndMax(h.valueFromIndex(first));
+      h.updateMinAndMax(h.valueFromIndex(index));
     }
     return result;
   }

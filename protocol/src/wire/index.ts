@@ -151,7 +151,7 @@ function encodeHeavyKeys(t: HeavyKeys, keep: number): Record<string, unknown> {
     out.nf = ids.map((id) => notFound[id]!);
     out.d = ids.map((id) => encodeDistinct(distinct[id]!));
   }
-  const cms = keep >= t.size ? t.cms : t.countMinSketch();
+  const cms = t.exact && keep >= t.size ? null : t.countMinSketch();
   if (cms !== null) {
     out.cw = cms.width;
     out.cd = cms.depth;
@@ -311,7 +311,7 @@ function decodeHeavyKeys(map: Record<string, unknown>, into: HeavyKeys, field: s
       counters[i] = c;
     }
     if (!reader.done) throw malformed(`${field}.cm: trailing bytes after ${counters.length} counters`);
-    into.cms = new CountMinSketch(width, depth, counters);
+    into.restoreSketch(new CountMinSketch(width, depth, counters));
   }
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
