@@ -1,5 +1,5 @@
 /**
- * Agent cost while following a live log (`npx tsx benchmarks/agent-follow.ts [--rate 10000 --duration-s 60]`).
+ * Agent cost while following a live log (`npx tsx --tsconfig benchmarks/tsconfig.json benchmarks/agent-follow.ts [--rate 10000 --duration-s 60]`).
  *
  * `edge-agent run` follows one file that a separate, paced writer process (lib/paced-writer.ts) appends
  * `--rate` lines/s to, stamped with the wall clock, for `--duration-s`. Every `--sample-ms` this script reads the
@@ -13,8 +13,8 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { buildBinaries } from "../test/support/harness.js";
 import {
-  AGENT_CLI,
   createTopic,
   deleteTopics,
   exitOf,
@@ -24,7 +24,6 @@ import {
   metricSum,
   type ProcSample,
   percentile,
-  requireBuilt,
   round,
   runId,
   sampleProc,
@@ -66,7 +65,7 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
   }
 }
 
-requireBuilt(AGENT_CLI);
+const AGENT_CLI = (await buildBinaries()).agent;
 const id = runId();
 const dir = mkdtempSync(path.join(os.tmpdir(), "rla-bench-agent-follow-"));
 const topic = `rla-bench-follow-${id}`;

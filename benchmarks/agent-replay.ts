@@ -1,10 +1,11 @@
 /**
- * Agent replay throughput (`npx tsx benchmarks/agent-replay.ts [--lines N --seed S --cpu C --repeat R]`).
+ * Agent replay throughput (`npx tsx --tsconfig benchmarks/tsconfig.json benchmarks/agent-replay.ts [--lines N --seed S --cpu C --repeat R]`).
  *
  * On the seeded log of benchmarks/parse.ts (gen-log.ts, host web1, same seed: byte-identical), pinned to one core:
  * 1. the parse benchmark itself (run as a child with `--cpu C`): our in-process parse+aggregate, mtail and goaccess;
- * 2. `edge-agent run --once` (the real CLI: tail, parse, window, encode, outbox with fsync, Kafka with acks=-1) into
- *    a fresh topic, timed with bash `time` (wall, and user+system CPU); best of R runs by CPU;
+ * 2. `edge-agent run --once` (its CLI bundled from the current sources: tail, parse, window, encode, outbox with
+ *    fsync, Kafka with acks=-1) into a fresh topic, timed with bash `time` (wall, and user+system CPU); best of R
+ *    runs by CPU;
  * 3. a check that the partials in the topic add up to exactly the log's requests and bytes.
  * The agent must come within 20 % of the in-process figure (ratio >= 0.8). On a shared machine wall-clock rates
  * mostly measure the neighbours, so the gate uses CPU-time rates; wall ratios are printed too. The agent's figure
@@ -15,8 +16,8 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { decodePartial } from "@rla/protocol";
+import { buildBinaries } from "../test/support/harness.js";
 import {
-  AGENT_CLI,
   createTopic,
   deleteTopics,
   lastJsonLine,
@@ -24,7 +25,6 @@ import {
   logTail,
   pinPrefix,
   readTopicValues,
-  requireBuilt,
   round,
   runEchoed,
   runId,
@@ -48,7 +48,7 @@ const CPU = Number(args.cpu);
 const REPEAT = Math.max(1, Number(args.repeat));
 const GATE = 0.8;
 
-requireBuilt(AGENT_CLI);
+const AGENT_CLI = (await buildBinaries()).agent;
 const pin = pinPrefix(CPU);
 const id = runId();
 const dir = mkdtempSync(path.join(os.tmpdir(), "rla-bench-agent-replay-"));

@@ -1,6 +1,6 @@
 /**
  * Freshness: window close → visible in InfluxDB
- * (`npx tsx benchmarks/freshness.ts [--window-ms 10000 --windows 60 --hosts 3 --rate 1000]`).
+ * (`npx tsx --tsconfig benchmarks/tsconfig.json benchmarks/freshness.ts [--window-ms 10000 --windows 60 --hosts 3 --rate 1000]`).
  *
  * The whole pipeline live, as deployed: `central run` and one `edge-agent run` per host (child processes, default
  * configs apart from windowMs and log level), each agent following its own log that a separate paced writer process
@@ -21,19 +21,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { influxQuery, influxRows } from "@rla/deploy";
 import { createPipelineEnv, type ManagedProcess, waitFor } from "../test/support/harness.js";
-import {
-  AGENT_CLI,
-  CENTRAL_CLI,
-  lastJsonLine,
-  loadavg,
-  logTail,
-  percentile,
-  requireBuilt,
-  round,
-  startProcess,
-  stopGroup,
-  tsxArgv,
-} from "./lib/bench.js";
+import { lastJsonLine, loadavg, logTail, percentile, round, startProcess, stopGroup, tsxArgv } from "./lib/bench.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -50,9 +38,6 @@ const HOSTS = Array.from({ length: Number(args.hosts) }, (_, i) => `web${i + 1}`
 const RATE = Number(args.rate);
 const POLL_MS = Number(args["poll-ms"]);
 
-// The harness runs the built CLIs, like every benchmark (npm run bench builds first).
-process.env.RLA_E2E_BIN ??= "dist";
-requireBuilt(AGENT_CLI, CENTRAL_CLI);
 const load = [loadavg()];
 const env = await createPipelineEnv({ name: "bench-fresh", windowMs: WINDOW_MS });
 let writer: ReturnType<typeof startProcess> | null = null;

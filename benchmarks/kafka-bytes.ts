@@ -1,5 +1,5 @@
 /**
- * Bytes sent to Kafka per log line (`npx tsx benchmarks/kafka-bytes.ts [--lines N --seed S --batch B --cpu C]`).
+ * Bytes sent to Kafka per log line (`npx tsx --tsconfig benchmarks/tsconfig.json benchmarks/kafka-bytes.ts [--lines N --seed S --batch B --cpu C]`).
  *
  * One seeded log (gen-log.ts, as parse.ts and agent-replay.ts), one broker, three fresh topics of 6 partitions:
  * - ours: `edge-agent run --once` ships one gzip'd msgpack partial per 10 s window;
@@ -14,8 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { buildBinaries } from "../test/support/harness.js";
 import {
-  AGENT_CLI,
   createTopic,
   deleteTopics,
   lastJsonLine,
@@ -23,7 +23,6 @@ import {
   logTail,
   pinPrefix,
   readTopicValues,
-  requireBuilt,
   round,
   runId,
   type Timed,
@@ -47,7 +46,7 @@ const SEED = Number(args.seed);
 const BATCH = Number(args.batch);
 const pin = pinPrefix(Number(args.cpu));
 
-requireBuilt(AGENT_CLI);
+const AGENT_CLI = (await buildBinaries()).agent;
 const id = runId();
 const dir = mkdtempSync(path.join(os.tmpdir(), "rla-bench-kafka-bytes-"));
 const topics = {

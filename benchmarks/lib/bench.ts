@@ -1,9 +1,12 @@
 /**
- * What every benchmark script shares: the repo's built CLIs, pinning to one core, timing a child process (wall and
- * CPU seconds, children included), sampling a running process from /proc, reading a topic back, the broker's log
- * segment sizes, and the one-JSON-line result convention (the last line of stdout).
+ * What every benchmark script shares: pinning to one core, timing a child process (wall and CPU seconds, children
+ * included), sampling a running process from /proc, reading a topic back, the broker's log segment sizes, and the
+ * one-JSON-line result convention (the last line of stdout).
  *
- * Benchmarks run the built CLIs (`edge-agent/dist/cli.js`, `central/dist/cli.js`): `npm run bench` builds first.
+ * Benchmarks run the current sources, never a `dist/` that another build may be rewriting at that moment: scripts
+ * run with tsx and benchmarks/tsconfig.json, whose `paths` map each `@rla/` package to its `src/index.ts`
+ * (`npx tsx --tsconfig benchmarks/tsconfig.json …`; child scripts inherit it through TSX_TSCONFIG_PATH), and the
+ * CLIs are bundled from source by the end-to-end harness (`buildBinaries`, test/support/harness.ts).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -14,8 +17,8 @@ import { ensureTopic, stackEndpoints } from "@rla/deploy";
 import { Kafka, logLevel } from "kafkajs";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const AGENT_CLI = path.join(REPO_ROOT, "edge-agent/dist/cli.js");
-export const CENTRAL_CLI = path.join(REPO_ROOT, "central/dist/cli.js");
+export const TSCONFIG = path.join(REPO_ROOT, "benchmarks/tsconfig.json");
+process.env.TSX_TSCONFIG_PATH ??= TSCONFIG;
 
 /** Run id for topic / database / directory names: unique per run, sortable by time. */
 export function runId(): string {
@@ -32,12 +35,6 @@ export function has(command: string): boolean {
 export function pinPrefix(cpu: number | null): string[] {
   if (cpu === null || cpu >= os.cpus().length || !has("taskset")) return [];
   return ["taskset", "-c", String(cpu)];
-}
-
-export function requireBuilt(...files: string[]): void {
-  for (const file of files) {
-    if (!existsSync(file)) throw new Error(`${file} is missing: run \`npx tsc -b\` (npm run bench builds first)`);
-  }
 }
 
 // Children started here die with this process (a crashed or interrupted benchmark leaves no load behind).
@@ -157,9 +154,17 @@ export function logTail(file: string, lines = 20): string {
   }
 }
 
-/** `node --import tsx <script> …args`: how one benchmark script runs a helper script as its own process. */
+/**
+ * `node --import tsx <script> …args`: how one benchmark script runs another as its own process (with the sources
+ * mapping of benchmarks/tsconfig.json, through TSX_TSCONFIG_PATH).
+ */
 export function tsxArgv(script: string, args: string[] = []): string[] {
   return [process.execPath, "--import", "tsx", path.join(REPO_ROOT, script), ...args];
+}
+
+/** How to run a benchmark script by hand, as RESULTS.md quotes it. */
+export function tsxCommand(script: string, args: string[] = []): string {
+  return ["npx tsx --tsconfig benchmarks/tsconfig.json", script, ...args].join(" ");
 }
 
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;

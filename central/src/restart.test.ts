@@ -2,6 +2,8 @@
  * Exactly-once across crashes, on the pure pipeline (merge → emit → store) with an in-memory InfluxDB: a run that
  * crashes at arbitrary points (after writing part of a batch, before committing it) and restarts from the committed
  * offset + metadata, hydrating history from the store, must leave exactly the store of a run without crashes.
+ *
+ * RESTART_RUNS=n runs more cases; RESTART_SEED / RESTART_PATH replay a reported counterexample.
  */
 import type { WindowPartial } from "@rla/protocol";
 import fc from "fast-check";
@@ -45,7 +47,7 @@ interface Delivery {
 /** Three hosts (one also serving "api"), with traffic, planted anomalies, gaps, supplements, duplicates, poison. */
 function scenario(seed: number): Delivery[] {
   const r = rng(seed);
-  const windows = 22;
+  const windows = 18;
   const out: Delivery[] = [];
   const hosts = ["web-1", "web-2", "web-3"];
   for (let i = 0; i < windows; i++) {
@@ -161,7 +163,7 @@ function run(
 }
 
 describe("restart from commit + metadata", () => {
-  it("reproduces the writes of an uninterrupted run, whatever the crash points (property)", () => {
+  it("reproduces the writes of an uninterrupted run, whatever the crash points (property)", { timeout: 300_000 }, () => {
     fc.assert(
       fc.property(
         fc.integer(),
@@ -185,39 +187,33 @@ describe("restart from commit + metadata", () => {
             if (outcome.crashedAtMs === null) break;
             clock = outcome.crashedAtMs + 5_000; // the restart happens a little later
           }
-          const a = store.snapshot();
-          const b = reference.snapshot();
-          if (process.env.DEBUG_RESTART) {
-            const am = new Map(a.map(([k, v]) => [k, JSON.stringify(v)]));
-            const bm = new Map(b.map(([k, v]) => [k, JSON.stringify(v)]));
-            for (const [k, v] of bm) if (am.get(k) !== v) console.log("ref", k, v, "\n got", am.get(k));
-            for (const [k, v] of am) if (!bm.has(k)) console.log("extra", k, v);
-          }
-          expect(a).toEqual(b);
+          expect(store.snapshot()).toEqual(reference.snapshot());
         },
       ),
-      { numRuns: Number(process.env.RESTART_RUNS ?? 60), endOnFailure: true, ...(process.env.RESTART_SEED ? { seed: Number(process.env.RESTART_SEED), path: process.env.RESTART_PATH } : {}) },
+      { numRuns: Number(process.env.RESTART_RUNS ?? 40), endOnFailure: true, ...(process.env.RESTART_SEED ? { seed: Number(process.env.RESTART_SEED), path: process.env.RESTART_PATH } : {}) },
     );
   });
 
-  it("the scenario exercises what it claims: rewrites, late drops, duplicates, poison and anomalies", () => {
-    const deliveries = scenario(7);
-    const store = new MemoryInflux();
-    const engine = createMergeEngine(merge);
-    const emitter = createEmitter(emitOptions);
-    engine.assign(0, { offset: null, metadata: null }, 0);
-    const outcomes = new Map<string, number>();
+  it("the scenarios exercise what they claim: rewrites, late drops, duplicates, poison and anomalies", () => {
+    const outcomes = new Set<string>();
     const kinds = new Set<string>();
-    deliveries.forEach((d, i) => {
-      const o = engine.ingest(0, i, d.make(), d.atMs);
-      outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
-      const write = emitter.render(engine.flush(d.atMs).emissions);
-      for (const f of write.fired) kinds.add(f.kind);
-      store.apply(write);
-    });
-    expect([...outcomes.keys()].sort()).toEqual(["accepted", "dropped_late", "duplicate", "late", "poison"]);
-    expect(kinds.has("early") && kinds.has("timeout") && kinds.has("rewrite")).toBe(true);
-    const types = new Set([...store.points.values()].filter((p) => p.measurement === "anomaly").map((p) => p.tags.type));
-    expect(types).toEqual(new Set(["ip_spike", "error_surge", "url_scan"]));
+    const types = new Set<string>();
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const store = new MemoryInflux();
+      const engine = createMergeEngine(merge);
+      const emitter = createEmitter(emitOptions);
+      engine.assign(0, { offset: null, metadata: null }, 0);
+      scenario(seed).forEach((d, i) => {
+        outcomes.add(engine.ingest(0, i, d.make(), d.atMs));
+        const write = emitter.render(engine.flush(d.atMs).emissions);
+        for (const f of write.fired) kinds.add(f.kind);
+        store.apply(write);
+      });
+      for (const p of store.points.values()) if (p.measurement === "anomaly") types.add(p.tags.type!);
+    }
+    expect([...outcomes].sort()).toEqual(["accepted", "dropped_late", "duplicate", "late", "poison"]);
+    // ("watermark" and "settle" firings need a replay or a late liveness change; merge/index.test.ts covers them.)
+    expect([...kinds].sort()).toEqual(expect.arrayContaining(["early", "rewrite", "timeout"]));
+    expect([...types].sort()).toEqual(["error_surge", "ip_spike", "url_scan"]);
   });
 });

@@ -7,13 +7,7 @@ import { createParser, LOG_FORMAT_PRESETS, ProtocolError } from "@rla/protocol";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { parse as parseYaml } from "yaml";
-import {
-  type ConfigOverrides,
-  loadAgentConfig,
-  redactedConfig,
-  resolveSaslPassword,
-  resolveSsl,
-} from "./config.js";
+import { type ConfigOverrides, loadAgentConfig, redactedConfig, resolveSaslPassword, resolveSsl } from "./config.js";
 import { AgentError, AgentErrorCode } from "./errors.js";
 
 const EXIT_OK = 0;

@@ -50,7 +50,13 @@ describe("agent config", () => {
   it("lets flags override the file", () => {
     const path = file("agent.yaml", "files: [/a.log]\nformat: json\nkafka:\n  brokers: [a:1]\n  topic: t1\n");
     const c = loadAgentConfig(path, { brokers: ["b:2"], hostId: "h-9", files: ["/b.log"], stateDir: "/tmp/s" });
-    expect([c.kafka.brokers, c.kafka.topic, c.hostId, c.files, c.stateDir]).toEqual([["b:2"], "t1", "h-9", ["/b.log"], "/tmp/s"]);
+    expect([c.kafka.brokers, c.kafka.topic, c.hostId, c.files, c.stateDir]).toEqual([
+      ["b:2"],
+      "t1",
+      "h-9",
+      ["/b.log"],
+      "/tmp/s",
+    ]);
   });
 
   it("reads the SASL password from a file or the environment and never prints it", () => {
@@ -66,7 +72,9 @@ describe("agent config", () => {
       kafka: { brokers: ["k:1"], sasl: { mechanism: "plain", username: "agent", passwordEnv: "RLA_PW" } },
     });
     expect(resolveSaslPassword(fromEnv, { RLA_PW: "x" })).toBe("x");
-    expect(() => resolveSaslPassword(fromEnv, {})).toThrow(/kafka\.sasl\.passwordEnv: environment variable RLA_PW is not set/);
+    expect(() => resolveSaslPassword(fromEnv, {})).toThrow(
+      /kafka\.sasl\.passwordEnv: environment variable RLA_PW is not set/,
+    );
     expect(() =>
       parseAgentConfig({ ...MINIMAL, kafka: { brokers: ["k:1"], sasl: { mechanism: "plain", username: "a" } } }),
     ).toThrow(/kafka\.sasl: expected exactly one of passwordFile or passwordEnv/);

@@ -31,11 +31,7 @@ const byteCount = z.int("expected an integer number of bytes").positive("expecte
 const nonEmptyPath = z.string().min(1, "expected a file path");
 
 const formatSpec = z.union(
-  [
-    z.enum(FORMAT_PRESETS),
-    z.strictObject({ nginx: z.string().min(1) }),
-    z.strictObject({ apache: z.string().min(1) }),
-  ],
+  [z.enum(FORMAT_PRESETS), z.strictObject({ nginx: z.string().min(1) }), z.strictObject({ apache: z.string().min(1) })],
   {
     error: `expected one of ${FORMAT_PRESETS.join(", ")}, { nginx: "<log_format string>" } or { apache: "<LogFormat string>" }`,
   },
@@ -58,7 +54,10 @@ const saslSchema = z
     mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
     username: z.string().min(1),
     passwordFile: nonEmptyPath.optional(),
-    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name").optional(),
+    passwordEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name")
+      .optional(),
   })
   .refine((s) => (s.passwordFile === undefined) !== (s.passwordEnv === undefined), {
     error: "expected exactly one of passwordFile or passwordEnv",
@@ -177,7 +176,10 @@ export function loadAgentConfig(file: string | undefined, overrides: ConfigOverr
     try {
       raw = parseYaml(text) ?? {};
     } catch (error) {
-      throw new AgentError(AgentErrorCode.BadConfig, `config file ${file} is not valid YAML: ${(error as Error).message}`);
+      throw new AgentError(
+        AgentErrorCode.BadConfig,
+        `config file ${file} is not valid YAML: ${(error as Error).message}`,
+      );
     }
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {

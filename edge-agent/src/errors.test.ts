@@ -21,4 +21,14 @@ describe("toKafkaError", () => {
     expect(toKafkaError(denied, "send").code).toBe(AgentErrorCode.KafkaRequest);
     expect(isRetriable(toKafkaError(new TypeError("bug"), "send"))).toBe(false);
   });
+
+  it("looks through KafkaJSNonRetriableError (an outer retrier wrapping an exhausted inner one) to its cause", () => {
+    // What producer.send throws once the broker it was connected to goes away (found by the Kafka outage test).
+    const refused = kafkaError("KafkaJSConnectionError", true);
+    const exhausted = kafkaError("KafkaJSNumberOfRetriesExceeded", false, refused);
+    const wrapped = kafkaError("KafkaJSNonRetriableError", false, exhausted.cause as Error);
+    expect(isRetriable(toKafkaError(wrapped, "send"))).toBe(true);
+    const denied = kafkaError("KafkaJSProtocolError", false);
+    expect(isRetriable(toKafkaError(kafkaError("KafkaJSNonRetriableError", false, denied), "send"))).toBe(false);
+  });
 });

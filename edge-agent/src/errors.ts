@@ -36,13 +36,16 @@ export class AgentError extends CodedError {
 
 /**
  * kafkajs marks every error `retriable`, but gives up after its own retries by wrapping the last one in
- * KafkaJSNumberOfRetriesExceeded (non-retriable), and sometimes nests causes; so the flag of the innermost
- * cause decides. Anything kafkajs did not mark (a bug, a TypeError) is not retriable.
+ * KafkaJSNumberOfRetriesExceeded (non-retriable), and an outer retrier wraps that again in
+ * KafkaJSNonRetriableError (cause = the original error: a producer whose broker went away fails this way), so the
+ * flag of the innermost cause decides. Anything kafkajs did not mark (a bug, a TypeError) is not retriable.
  */
 function kafkaRetriable(error: unknown, depth = 0): boolean {
   if (!(error instanceof Error) || depth > 5) return false;
   const e = error as Error & { retriable?: unknown; cause?: unknown; originalError?: unknown };
-  if (e.name === "KafkaJSNumberOfRetriesExceeded") return kafkaRetriable(e.cause ?? e.originalError, depth + 1);
+  if (e.name === "KafkaJSNumberOfRetriesExceeded" || e.name === "KafkaJSNonRetriableError") {
+    return kafkaRetriable(e.cause ?? e.originalError, depth + 1);
+  }
   if (e.name === "KafkaJSNoBrokerAvailableError" || e.name === "KafkaJSLockTimeout") return true;
   return e.retriable === true;
 }

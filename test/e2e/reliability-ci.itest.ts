@@ -22,12 +22,14 @@ function check(r: ScenarioResult) {
 
 describe("reliability (CI subset): nothing lost, nothing doubled", () => {
   it("10 rotations, rename and copytruncate mixed, while following live", async () => {
-    check(await rotationScenario({ rotations: 10, linesPerSec: 20_000, minIntervalMs: 300 }));
-  });
+    check(await rotationScenario({ rotations: 10, linesPerSec: 20_000, minIntervalMs: 300, timeoutMs: 120_000 }));
+  }, 300_000);
 
   it("agent kill -9 x2 and central kill -9 x2", async () => {
-    check(await killScenario({ agentKills: 2, centralKills: 2, linesPerSec: 1_000, durationMs: 30_000 }));
-  });
+    check(
+      await killScenario({ agentKills: 2, centralKills: 2, linesPerSec: 1_000, durationMs: 30_000, timeoutMs: 120_000 }),
+    );
+  }, 300_000);
 
   describe("Kafka outage on a separate instance", () => {
     let stack: SeparateStack | null = null;
@@ -39,15 +41,23 @@ describe("reliability (CI subset): nothing lost, nothing doubled", () => {
     });
 
     it("Kafka stopped for 15 s under load", async () => {
-      check(await outageScenario({ stack: stack!, server: "kafka", outageMs: 15_000, linesPerSec: 1_000 }));
-    });
+      check(
+        await outageScenario({
+          stack: stack!,
+          server: "kafka",
+          outageMs: 15_000,
+          linesPerSec: 1_000,
+          timeoutMs: 180_000,
+        }),
+      );
+    }, 420_000);
   });
 
   it("50 k fuzzed lines in real traffic", async () => {
-    check(await fuzzScenario({ fuzzLines: 50_000, goodLines: 50_000, hugeLines: 3 }));
-  });
+    check(await fuzzScenario({ fuzzLines: 50_000, goodLines: 50_000, hugeLines: 3, timeoutMs: 150_000 }));
+  }, 360_000);
 
   it("poison records and duplicate partials in the topic", async () => {
-    check(await poisonScenario({ perKind: 5, duplicates: 5 }));
-  });
+    check(await poisonScenario({ perKind: 5, duplicates: 5, timeoutMs: 120_000 }));
+  }, 300_000);
 });

@@ -63,15 +63,17 @@ describe("reference aggregation", () => {
     expect(withinHdrPrecision(99_000, 100_000)).toBe(false);
   });
 
-  it("rejects control bytes and over-long lines but keeps invalid UTF-8 (latin1 text)", () => {
+  it("rejects control bytes (outside referer/user agent) and over-long lines; keeps invalid UTF-8 and CRLF lines", () => {
     const good = '1.1.1.1 - - [01/Jan/2026:00:00:01 +0000] "GET / HTTP/1.1" 200 10 "-" "ua" 0.010 0.010';
     const highBytes = good.replace('"ua"', `"${Buffer.from([0xc3, 0x28, 0xff]).toString("latin1")}"`);
-    const withNul = good.replace('"ua"', '"u\u0000a"');
+    const nulInRequest = good.replace("GET /", "GET /\u0000");
+    const nulInAgent = good.replace('"ua"', '"u\u0000a"'); // skipped unread by the parsers: still a request
+    const crlf = `${good}\r`;
     const tooLong = good.replace('"ua"', `"${"u".repeat(10)}"`);
-    const lines = [good, highBytes, withNul, tooLong, good];
+    const lines = [good, highBytes, nulInRequest, nulInAgent, crlf, tooLong, good];
     const { windows, rejects } = referenceWindows(lines, 10_000, good.length + 5);
     expect(rejects).toBe(2);
-    expect(windows.get(Date.UTC(2026, 0, 1))?.requests).toBe(3);
+    expect(windows.get(Date.UTC(2026, 0, 1))?.requests).toBe(5);
   });
 
   it("takes window percentiles by rank from exact value counts", () => {

@@ -4,14 +4,18 @@
  * fast path cannot hide by being repeated here.
  *
  * Text is handled as latin1 (one char per byte), so a line's length is its byte length and invalid
- * UTF-8 survives unchanged. Rejects follow the documented contract only where the regex cannot see
- * it: a line with a control byte (other than tab) is `binary`, a line longer than `maxLineBytes` is
- * `too_long`; anything the regex does not match is some other reject. Latencies are kept as exact
- * value counts, so a window of a million lines costs a few hundred map entries, not a million numbers.
+ * UTF-8 survives unchanged. Where the regex cannot see the parsers' documented contract
+ * (protocol/src/parse/index.ts, line.ts), it is written out here: one trailing `\r` is ignored (CRLF
+ * files); a control byte (other than tab) makes a line a reject, except inside the referer and user
+ * agent of an otherwise well-formed line, which parsers skip unread; a line longer than
+ * `maxLineBytes` is `too_long`. Anything the regex does not match is some other reject. Latencies
+ * are kept as exact value counts, so a window of a million lines costs a few hundred map entries.
  */
 
 const COMBINED_RT =
-  /^(\S+) \S+ \S+ \[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "(?:[^"\\]|\\.)*" (\d{3}) (\d+|-) "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*" ([\d.]+|-)(?: .*)?$/;
+  /^(\S+) \S+ \S+ \[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "(?:[^"\\]|\\.)*" (\d{3}) (\d+|-) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)" ([\d.]+|-)(?: .*)?$/d;
+/** Groups of the referer and user agent: the fields a parser skips without looking at their bytes. */
+const SKIPPED_GROUPS = [13, 14];
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control bytes is the point
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const MONTH: Record<string, number> = {
@@ -38,11 +42,21 @@ export interface ReferenceLine {
   ip: string;
 }
 
-export function parseReferenceLine(text: string): ReferenceLine | null {
-  if (CONTROL.test(text)) return null;
+export function parseReferenceLine(line: string): ReferenceLine | null {
+  const text = line.endsWith("\r") ? line.slice(0, -1) : line;
   const m = COMBINED_RT.exec(text);
   if (!m) return null;
-  const [, ip, dd, mon, yyyy, hh, mi, ss, sign, zh, zm, status, bytes, rt] = m;
+  if (CONTROL.test(text)) {
+    let rest = "";
+    let from = 0;
+    for (const g of SKIPPED_GROUPS) {
+      const [start, end] = m.indices![g]!;
+      rest += text.slice(from, start);
+      from = end;
+    }
+    if (CONTROL.test(rest + text.slice(from))) return null;
+  }
+  const [, ip, dd, mon, yyyy, hh, mi, ss, sign, zh, zm, status, bytes, , , rt] = m;
   const month = MONTH[mon!];
   if (month === undefined) return null;
   const offsetMin = (sign === "-" ? -1 : 1) * (Number(zh) * 60 + Number(zm));

@@ -147,11 +147,15 @@ async function main(opts: DemoOptions): Promise<number> {
     say(`started 3 edge agents and central (logs in ${dir})`);
 
     const startedAt = Date.now();
+    // Events (scenario phases, query errors) with the wall-clock time they happened; a terminal shows
+    // HH:MM:SS, a log gets full ISO times so a reader (or test) can measure detection delays.
     const phaseLog: string[] = [];
+    const stamp = (t: number) =>
+      process.stdout.isTTY ? new Date(t).toISOString().slice(11, 19) : new Date(t).toISOString();
     traffic = startTraffic(fleet, join(dir, "web"), {
       durationMs: opts.duration > 0 ? opts.duration * 1000 : 24 * 3_600_000,
       windowMs: opts.windowMs,
-      log: (m) => phaseLog.push(`${new Date().toISOString().slice(11, 19)}  ${m}`),
+      log: (m) => phaseLog.push(`${stamp(Date.now())}  ${m}`),
     });
 
     const stop = new AbortController();
@@ -169,7 +173,7 @@ async function main(opts: DemoOptions): Promise<number> {
       try {
         last = await readSnapshot(influxUrl, opts.database, startedAt - opts.windowMs);
       } catch (error) {
-        phaseLog.push(`view: InfluxDB query failed: ${(error as Error).message}`);
+        phaseLog.push(`${stamp(Date.now())}  view: InfluxDB query failed: ${(error as Error).message}`);
       }
       const header = `realtime-log-analytics demo — ${HOSTS.length} nginx hosts → edge agents → Kafka → central → InfluxDB  (Ctrl-C to stop)`;
       if (tty) {
@@ -187,7 +191,7 @@ async function main(opts: DemoOptions): Promise<number> {
           const line = `ANOMALY ${renderAnomalyLine(a)}`;
           if (!printedAnomalies.has(line)) {
             printedAnomalies.add(line);
-            say(line);
+            say(`${line}  window=${new Date(a.time).toISOString()} seen=${stamp(Date.now())}`);
           }
         }
       }

@@ -6,7 +6,16 @@
  * torn one. Outbox segments are deleted only once a checkpoint covers them, so "checkpoint + the deltas of the
  * outbox records from appliedThrough on" is always the complete state.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { AgentError, AgentErrorCode } from "../errors.js";

@@ -38,12 +38,7 @@ export interface Health {
 }
 
 /** A counter that mirrors a monotonically growing number read at scrape time. */
-function mirroredCounter(
-  registry: Registry,
-  name: string,
-  help: string,
-  read: () => number,
-): Counter<string> {
+function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): Counter<string> {
   let last = 0;
   return new Counter({
     name,
@@ -70,7 +65,12 @@ export function createAgentMetrics(snapshot: () => AgentSnapshot): Registry {
     }
     return current;
   };
-  mirroredCounter(registry, "rla_agent_lines_read_total", "Log lines read (re-read lines included).", () => snap().linesRead);
+  mirroredCounter(
+    registry,
+    "rla_agent_lines_read_total",
+    "Log lines read (re-read lines included).",
+    () => snap().linesRead,
+  );
   mirroredCounter(registry, "rla_agent_bytes_read_total", "Log bytes read.", () => snap().bytesRead);
   mirroredCounter(
     registry,
@@ -102,7 +102,12 @@ export function createAgentMetrics(snapshot: () => AgentSnapshot): Registry {
     "Partials acknowledged by Kafka.",
     () => snap().partialsShipped,
   );
-  mirroredCounter(registry, "rla_agent_kafka_errors_total", "Failed Kafka sends (each retried).", () => snap().kafkaErrors);
+  mirroredCounter(
+    registry,
+    "rla_agent_kafka_errors_total",
+    "Failed Kafka sends (each retried).",
+    () => snap().kafkaErrors,
+  );
   new Gauge({
     name: "rla_agent_outbox_bytes",
     help: "Bytes in the outbox not yet acknowledged by Kafka.",

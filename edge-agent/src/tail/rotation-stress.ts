@@ -155,10 +155,13 @@ export async function runRotationStress(options: RotationStressOptions): Promise
   const writer = new Promise<void>((resolve, reject) => {
     const tick = () => {
       try {
-        const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * options.linesPerSecond));
-        if (due > written) writeBatch(Math.min(due, written + 5000));
-        const rotationDue = written >= (renames + copytruncates + 1) * rotateEvery;
         const rotationsLeft = renames + copytruncates < options.rotations;
+        const nextRotationAt = (renames + copytruncates + 1) * rotateEvery;
+        // A gated rotation holds the writer back half a generation at most, so every rotation happens.
+        const limit = rotationsLeft ? nextRotationAt + Math.floor(rotateEvery / 2) : total;
+        const due = Math.min(limit, Math.floor(((performance.now() - started) / 1000) * options.linesPerSecond));
+        if (due > written) writeBatch(Math.min(due, written + 5000));
+        const rotationDue = written >= nextRotationAt;
         if (rotateWhileDown && !lateFd) {
           if (rotationsLeft && maxSeen >= generationStart) rotate();
           rotateWhileDown();
@@ -242,11 +245,13 @@ export async function runRotationStress(options: RotationStressOptions): Promise
         }
         i = end + 1;
       }
-      if (restarts < (options.restarts ?? 0) && distinct >= (restarts + 1) * restartEvery && !writerDoneAt) {
+      if (restarts < (options.restarts ?? 0) && distinct >= (restarts + 1) * restartEvery) {
         await tailer.stop(); // all it leaves behind is `positions`, as after kill -9
-        await new Promise<void>((resolve) => {
-          rotateWhileDown = resolve;
-        });
+        if (!writerDoneAt) {
+          await new Promise<void>((resolve) => {
+            rotateWhileDown = resolve;
+          });
+        }
         tailer = startTailer();
         restarts++;
       }

@@ -9,7 +9,13 @@ it("reads every line exactly once while a writer at ≥ 20 k lines/s sees 50 ren
   const dir = mkdtempSync(join(tmpdir(), "rla-tail-stress-"));
   try {
     const result = await runRotationStress({ dir, lines: 120_000, rotations: 50, linesPerSecond: 25_000, seed: 7 });
-    expect(result).toMatchObject({ written: 120_000, distinctRead: 120_000, missing: 0, duplicates: 0, corrupt: 0 });
+    expect(result, JSON.stringify(result)).toMatchObject({
+      written: 120_000,
+      distinctRead: 120_000,
+      missing: 0,
+      duplicates: 0,
+      corrupt: 0,
+    });
     expect(result.offsetGaps).toBe(0);
     expect(result.renames + result.copytruncates).toBe(50);
     expect(Math.min(result.renames, result.copytruncates)).toBeGreaterThanOrEqual(15);
@@ -31,7 +37,13 @@ it("resumes from checkpointed positions after 10 crashes, each with a rotation w
       linesPerSecond: 20_000,
       seed: 11,
     });
-    expect(result).toMatchObject({ distinctRead: 60_000, missing: 0, duplicates: 0, corrupt: 0, offsetGaps: 0 });
+    expect(result, JSON.stringify(result)).toMatchObject({
+      distinctRead: 60_000,
+      missing: 0,
+      duplicates: 0,
+      corrupt: 0,
+      offsetGaps: 0,
+    });
     expect(result.restarts).toBe(10);
     expect(result.renames + result.copytruncates).toBe(30);
     // A stream still waiting out rotateWaitMs at a crash whose file is deleted before the restart is reported lost

@@ -1,7 +1,21 @@
-import { emptyLogRecord, type LogRecord, partialIdentity, REJECT_REASONS, type RejectReason, type WindowPartial } from "@rla/protocol";
+import {
+  emptyLogRecord,
+  type LogRecord,
+  partialIdentity,
+  REJECT_REASONS,
+  type RejectReason,
+  type WindowPartial,
+} from "@rla/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { applyDelta, type CheckpointDelta, type CommittedState, emptyState, type FileCursor, Windower } from "./index.js";
+import {
+  applyDelta,
+  type CheckpointDelta,
+  type CommittedState,
+  emptyState,
+  type FileCursor,
+  Windower,
+} from "./index.js";
 
 const T0 = 1_700_000_000_000;
 const OPTIONS = {
@@ -180,7 +194,8 @@ function generateFiles(seed: number): SimFile[] {
       t += Math.floor(random() * 120) + (i === 100 ? 8_000 : 0);
       const roll = random();
       if (roll < 0.06) file.lines.push(`garbage${"x".repeat(Math.floor(random() * 9))}`);
-      else if (roll < 0.12) file.lines.push(`${t - 1_000 - Math.floor(random() * 2_500)} 404 ${Math.floor(random() * 99)}`);
+      else if (roll < 0.12)
+        file.lines.push(`${t - 1_000 - Math.floor(random() * 2_500)} 404 ${Math.floor(random() * 99)}`);
       else if (roll < 0.14) file.lines.push(`${t - 60_000} 200 5`);
       else file.lines.push(`${t} ${random() < 0.1 ? 500 : 200} ${Math.floor(random() * 5_000)}`);
       file.writtenAt.push(t);

@@ -27,7 +27,13 @@ import {
   type RejectReason,
   type WindowPartial,
 } from "@rla/protocol";
-import { applyDelta, type CheckpointDelta, type CommittedState, type FileResume, lowestShippedWindow } from "./state.js";
+import {
+  applyDelta,
+  type CheckpointDelta,
+  type CommittedState,
+  type FileResume,
+  lowestShippedWindow,
+} from "./state.js";
 
 export * from "./state.js";
 
@@ -191,10 +197,16 @@ export class Windower {
   /** A parsed line [start, end) (end includes the newline). Hot path: no allocation unless a partial opens. */
   record(file: FileCursor, rec: LogRecord, start: number, end: number): void {
     const t = rec.timeMs;
-    if (t > this.futureLimitMs) return this.reject(file, "bad_time", start, end);
+    if (t > this.futureLimitMs) {
+      this.reject(file, "bad_time", start, end);
+      return;
+    }
     const windowMs = this.o.windowMs;
     const w = t - (((t % windowMs) + windowMs) % windowMs);
-    if (w < file.floorW) return this.reject(file, "too_old", start, end);
+    if (w < file.floorW) {
+      this.reject(file, "too_old", start, end);
+      return;
+    }
     const clockBefore = file.clockMs;
     if (clockBefore === null || t > clockBefore) {
       file.clockMs = t;
@@ -305,8 +317,7 @@ export class Windower {
         }
       }
       const finished = file.closed && offset === file.readOffset;
-      const stale =
-        eventClock !== null && (clock === null || clock < eventClock - this.o.closedFileRetentionMs);
+      const stale = eventClock !== null && (clock === null || clock < eventClock - this.o.closedFileRetentionMs);
       if (finished && stale) {
         this.files.delete(file.key);
         continue;

@@ -126,17 +126,12 @@ const PATH_PLAIN = 0;
 const PATH_END = 1;
 const PATH_DECODE = 2;
 const PATH_CONTROL = 4;
-const PATH_BYTES = byteClass(() => false).map((_, c) =>
-  c === QUESTION
-    ? PATH_END
-    : c === BACKSLASH || c >= 0x7f
-      ? PATH_DECODE
-      : c < SPACE && c !== 0x09
-        ? PATH_CONTROL
-        : c < SPACE
-          ? PATH_DECODE
-          : PATH_PLAIN,
-);
+const PATH_BYTES = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  if (c === QUESTION) PATH_BYTES[c] = PATH_END;
+  else if (c < SPACE && c !== 0x09) PATH_BYTES[c] = PATH_CONTROL;
+  else if (c < SPACE || c === BACKSLASH || c >= 0x7f) PATH_BYTES[c] = PATH_DECODE;
+}
 
 /** Exactly three digits, or -1. */
 export function decodeStatus(buf: Buffer, start: number, end: number): number {

@@ -7,17 +7,7 @@
  */
 import type { LogRecord, RejectReason } from "../model.js";
 import { Field, FieldDecoder, Role, roleOf } from "./fields.js";
-import {
-  BACKSLASH,
-  hasControlBytes,
-  isBlank,
-  isControl,
-  type LineParser,
-  lineEnd,
-  resetRecord,
-  SPACE,
-  TAB,
-} from "./line.js";
+import { hasControlBytes, isBlank, isControl, type LineParser, lineEnd, resetRecord } from "./line.js";
 import { Escapes } from "./text.js";
 
 /** Known keys; on a tie in rank, the earlier key in this list wins ($request_uri over $uri). */
@@ -39,7 +29,10 @@ const KEY_BYTES = KEYS.map(([name]) => Buffer.from(name, "latin1"));
 const KEY_ROLES = KEYS.map(([, field]) => roleOf(field));
 const ROLE_COUNT = 9;
 
+const TAB = 0x09;
+const SPACE = 0x20;
 const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 const NOT_FOUND = -1;
 const CONTROL_BYTE = -2;
 

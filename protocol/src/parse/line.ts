@@ -10,9 +10,8 @@ export interface LineParser {
   parse(buf: Buffer, start: number, end: number, out: LogRecord): RejectReason | null;
 }
 
-export const TAB = 0x09;
-export const SPACE = 0x20;
-export const BACKSLASH = 0x5c;
+const TAB = 0x09;
+const SPACE = 0x20;
 
 /** A byte no access log writes raw: NUL and the other C0 controls except tab, and DEL. */
 export function isControl(c: number): boolean {

@@ -6,19 +6,12 @@
 import type { LogRecord, RejectReason } from "../model.js";
 import { Field, FieldDecoder } from "./fields.js";
 import { type Program, Scan, type Step } from "./format.js";
-import {
-  BACKSLASH,
-  hasControlBytes,
-  isBlank,
-  isControl,
-  type LineParser,
-  lineEnd,
-  resetRecord,
-  SPACE,
-  TAB,
-} from "./line.js";
+import { hasControlBytes, isBlank, isControl, type LineParser, lineEnd, resetRecord } from "./line.js";
 import { Escapes } from "./text.js";
 
+const TAB = 0x09;
+const SPACE = 0x20;
+const BACKSLASH = 0x5c;
 const NOT_FOUND = -1;
 const CONTROL_BYTE = -2;
 

@@ -40,16 +40,33 @@ export class TimeDecoder {
   private readonly isoKey = new Uint8Array(ISO_PREFIX);
   private isoMinuteMs = Number.NaN;
 
+  /** The cached `$time_local` prefix as four little-endian words (bytes 0..15) plus `localKey[16]`. */
+  private readonly localWords = new Int32Array(4);
+  /** A view of the last buffer seen, to compare the prefix a word at a time. */
+  private view: DataView | null = null;
+  private viewBuf: Buffer | null = null;
+
   /** `$time_local`: exactly `dd/Mon/yyyy:HH:MM:SS ±hhmm`. */
   local(buf: Buffer, start: number, end: number): number {
     if (end - start !== TIME_LOCAL_WIDTH) return Number.NaN;
-    const key = this.localKey;
+    if (buf !== this.viewBuf) {
+      this.viewBuf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    const view = this.view!;
+    const words = this.localWords;
     let minuteMs = this.localMinuteMs;
-    // Compare from the end: the minute digits are what changes between cache misses.
-    for (let i = LOCAL_PREFIX - 1; i >= 0; i--) {
-      if (buf[start + i] !== key[i]) {
-        minuteMs = this.localMinute(buf, start);
-        break;
+    // Minute digits first: they are what changes between cache misses.
+    if (
+      view.getInt32(start + 12, true) !== words[3] ||
+      buf[start + 16] !== this.localKey[16] ||
+      view.getInt32(start + 8, true) !== words[2] ||
+      view.getInt32(start + 4, true) !== words[1] ||
+      view.getInt32(start, true) !== words[0]
+    ) {
+      minuteMs = this.localMinute(buf, start);
+      if (!Number.isNaN(minuteMs)) {
+        for (let i = 0; i < 4; i++) words[i] = view.getInt32(start + 4 * i, true);
       }
     }
     if (buf[start + 17] !== 0x3a || buf[start + 20] !== 0x20) return Number.NaN;
@@ -59,8 +76,8 @@ export class TimeDecoder {
     return minuteMs + second * 1000 - offsetMs;
   }
 
+  /** On a bad prefix the cache is left as it was: key and value only ever change together. */
   private localMinute(buf: Buffer, start: number): number {
-    this.localMinuteMs = Number.NaN;
     if (buf[start + 2] !== 0x2f || buf[start + 6] !== 0x2f || buf[start + 11] !== 0x3a || buf[start + 14] !== 0x3a) {
       return Number.NaN;
     }
@@ -116,7 +133,6 @@ export class TimeDecoder {
   }
 
   private isoMinute(buf: Buffer, start: number): number {
-    this.isoMinuteMs = Number.NaN;
     if (buf[start + 4] !== 0x2d || buf[start + 7] !== 0x2d || buf[start + 10] !== 0x54 || buf[start + 13] !== 0x3a) {
       return Number.NaN;
     }

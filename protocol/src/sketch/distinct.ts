@@ -13,6 +13,8 @@
 export const HLL_PRECISION = 8;
 export const HLL_REGISTERS = 1 << HLL_PRECISION;
 export const HLL_MAX_RANK = 15;
+/** 2^-rank for every register value, so an estimate costs no Math.pow. */
+const INVERSE_POWERS = Float64Array.from({ length: HLL_MAX_RANK + 1 }, (_, r) => 2 ** -r);
 
 export class DistinctCounter {
   /** Null until the first value (an empty counter costs no register memory). */
@@ -40,7 +42,7 @@ export class DistinctCounter {
     let zeros = 0;
     for (let i = 0; i < HLL_REGISTERS; i++) {
       const r = regs[i]!;
-      sum += 2 ** -r;
+      sum += INVERSE_POWERS[r]!;
       if (r === 0) zeros++;
     }
     const m = HLL_REGISTERS;

@@ -18,6 +18,9 @@ import { DistinctCounter } from "./distinct.js";
  * Per-key scan data (`trackScan`: 404 count and distinct-URL counter) is exact in exact mode; for a
  * key promoted in sketch mode it covers the requests since promotion (a lower bound).
  *
+ * Memory: entry arrays start at 16 entries and double up to `capacity`; the count-min sketch
+ * (4096 x 4 x 4 B = 64 KB) and the heap exist only in sketch mode.
+ *
  * Merge: exact + exact stays exact while the union fits. Otherwise the result is in sketch mode: the
  * count-min sketches add (materialised from exact counts where needed); candidates are the union, a
  * key absent from one side's table gets that side's count-min estimate added (0 if that side is exact,
@@ -44,22 +47,25 @@ export class HeavyKeys {
   readonly cmsWidth: number;
   readonly cmsDepth: number;
   size = 0;
-  /** Entry arrays, indexed by entry id 0..size-1. */
+  /**
+   * Entry arrays, indexed by entry id 0..size-1. They start small and double up to `capacity` (a
+   * window with few keys stays small), so read them through the table; do not keep references.
+   */
   readonly keys: string[] = [];
-  readonly hashes: Uint32Array;
-  readonly counts: Float64Array;
-  readonly notFound: Float64Array | null;
+  hashes: Uint32Array;
+  counts: Float64Array;
+  notFound: Float64Array | null;
   readonly distinct: DistinctCounter[] | null;
   /** Null while exact. Held keys' increments since promotion wait in `pending` (see `add`). */
   private cms: CountMinSketch | null = null;
-  private readonly pending: Float64Array;
+  private pending: Float64Array;
 
   /** Open-addressing table of entry id + 1 (0 = empty), linear probing, load <= 1/2. */
   private slots: Int32Array;
-  private readonly mask: number;
-  /** Min-heap of entry ids by count (sketch mode only) and each id's heap position. */
-  private readonly heap: Int32Array;
-  private readonly heapPos: Int32Array;
+  private mask: number;
+  /** Min-heap of entry ids by count and each id's heap position; allocated on entering sketch mode. */
+  private heap = new Int32Array(0);
+  private heapPos = new Int32Array(0);
 
   constructor(options: HeavyKeysOptions) {
     const { capacity } = options;
@@ -68,17 +74,14 @@ export class HeavyKeys {
     this.trackScan = options.trackScan;
     this.cmsWidth = options.cmsWidth ?? CMS_DEFAULT_WIDTH;
     this.cmsDepth = options.cmsDepth ?? CMS_DEFAULT_DEPTH;
-    this.hashes = new Uint32Array(capacity);
-    this.counts = new Float64Array(capacity);
-    this.notFound = options.trackScan ? new Float64Array(capacity) : null;
     this.distinct = options.trackScan ? [] : null;
-    let slotCount = 2;
-    while (slotCount < capacity * 2) slotCount *= 2;
-    this.slots = new Int32Array(slotCount);
-    this.mask = slotCount - 1;
-    this.heap = new Int32Array(capacity);
-    this.heapPos = new Int32Array(capacity);
-    this.pending = new Float64Array(capacity);
+    const entries = Math.min(capacity, INITIAL_ENTRIES);
+    this.hashes = new Uint32Array(entries);
+    this.counts = new Float64Array(entries);
+    this.notFound = options.trackScan ? new Float64Array(entries) : null;
+    this.pending = new Float64Array(entries);
+    this.slots = new Int32Array(slotCountFor(entries));
+    this.mask = this.slots.length - 1;
   }
 
   get exact(): boolean {
@@ -184,6 +187,7 @@ export class HeavyKeys {
       throw new RangeError("restoreSketch: needs an empty table and matching dimensions");
     }
     this.cms = cms;
+    this.allocateHeap();
   }
 
   merge(from: HeavyKeys): void {
@@ -266,6 +270,7 @@ export class HeavyKeys {
     this.keys.length = 0;
     if (this.distinct !== null) this.distinct.length = 0;
     this.cms = merged;
+    this.allocateHeap();
     for (const i of order) {
       const id = this.insert(keys[i]!, hashes[i]!, counts[i]!);
       if (this.notFound !== null) this.notFound[id] = notFound[i]!;
@@ -305,6 +310,7 @@ export class HeavyKeys {
   private enterSketchMode(): CountMinSketch {
     const cms = this.materialize();
     this.cms = cms;
+    this.allocateHeap();
     for (let id = 0; id < this.size; id++) {
       this.heap[id] = id;
       this.heapPos[id] = id;
@@ -324,6 +330,7 @@ export class HeavyKeys {
   }
 
   private insert(key: string, hash: number, count: number): number {
+    if (this.size === this.hashes.length) this.grow();
     const id = this.size++;
     this.keys[id] = key;
     this.hashes[id] = hash;
@@ -336,6 +343,35 @@ export class HeavyKeys {
     }
     this.link(id, hash);
     return id;
+  }
+
+  /** Doubles the entry arrays (up to capacity) and rebuilds the probe table for the new size. */
+  private grow(): void {
+    const entries = Math.min(this.capacity, this.hashes.length * 2);
+    const hashes = new Uint32Array(entries);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
+    const counts = new Float64Array(entries);
+    counts.set(this.counts);
+    this.counts = counts;
+    const pending = new Float64Array(entries);
+    pending.set(this.pending);
+    this.pending = pending;
+    if (this.notFound !== null) {
+      const notFound = new Float64Array(entries);
+      notFound.set(this.notFound);
+      this.notFound = notFound;
+    }
+    this.slots = new Int32Array(slotCountFor(entries));
+    this.mask = this.slots.length - 1;
+    for (let id = 0; id < this.size; id++) this.link(id, this.hashes[id]!);
+  }
+
+  private allocateHeap(): void {
+    if (this.heap.length < this.capacity) {
+      this.heap = new Int32Array(this.capacity);
+      this.heapPos = new Int32Array(this.capacity);
+    }
   }
 
   private link(id: number, hash: number): void {
@@ -400,6 +436,15 @@ export class HeavyKeys {
     heap[pos] = id;
     this.heapPos[id] = pos;
   }
+}
+
+const INITIAL_ENTRIES = 16;
+
+/** Probe-table size for `entries` entries: a power of two with load factor <= 1/2. */
+function slotCountFor(entries: number): number {
+  let n = 2;
+  while (n < entries * 2) n *= 2;
+  return n;
 }
 
 /** Code-unit order, independent of locale (so merge and ranking are deterministic everywhere). */

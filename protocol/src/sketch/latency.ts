@@ -26,29 +26,23 @@ export const LATENCY_MAX_US = 3_600_000_000;
 const SIGNIFICANT_DIGITS = 3;
 
 export class LatencyHistogram {
-  private readonly h: Int32Histogram;
-  /** log2 of half the sub-bucket count (10 for 3 digits); the index math below relies on it. */
-  private readonly halfMagnitude: number;
-
-  constructor() {
-    this.h = new Int32Histogram(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS);
-    this.halfMagnitude = this.h.subBucketHalfCountMagnitude;
-  }
+  /** Allocated on the first value: an empty histogram (an identity partial, a rejects-only one) costs nothing. */
+  private h: Int32Histogram | null = null;
 
   get count(): number {
-    return this.h.totalCount;
+    return this.h?.totalCount ?? 0;
   }
 
   /** Bucket index of `us` (an integer in 0..LATENCY_MAX_US): the library's countsArrayIndex, without floats. */
   indexOf(us: number): number {
-    let bucket = 31 - Math.clz32(us) - this.halfMagnitude;
+    let bucket = 31 - Math.clz32(us) - HALF_MAGNITUDE;
     if (bucket < 0) bucket = 0;
-    return (bucket << this.halfMagnitude) + (us >>> bucket);
+    return (bucket << HALF_MAGNITUDE) + (us >>> bucket);
   }
 
   record(us: number): void {
     const v = us >= LATENCY_MAX_US ? LATENCY_MAX_US : us > 0 ? Math.floor(us) : 0;
-    const h = this.h;
+    const h = this.h ?? this.allocate();
     h.incrementCountAtIndex(this.indexOf(v));
     h.updateMinAndMax(v);
     h.incrementTotalCount();
@@ -57,27 +51,60 @@ export class LatencyHistogram {
   /** Adds `other`'s counts; walks only up to other's largest bucket (the library's add walks all 23 552). */
   merge(other: LatencyHistogram): void {
     const o = other.h;
-    if (o.totalCount === 0) return;
-    const h = this.h;
+    if (o === null || o.totalCount === 0) return;
+    const h = this.h ?? this.allocate();
     other.forEachBucket((i, c) => h.addToCountAtIndex(i, c));
     h.setTotalCount(h.totalCount + o.totalCount);
     h.updateMinAndMax(o.maxValue);
     if (o.minNonZeroValue !== Number.MAX_SAFE_INTEGER) h.updateMinAndMax(o.minNonZeroValue);
   }
 
-  /** Value at `percentile` (0..100): the highest value equivalent to that bucket; 0 when empty. */
+  /**
+   * Values at the given percentiles (0..100, ascending), with the library's getValueAtPercentile
+   * semantics (the highest value equivalent to the bucket holding that rank), in one pass over the
+   * occupied buckets instead of one pass per percentile. Zeros when empty.
+   */
+  percentiles(percentiles: readonly number[]): number[] {
+    const total = this.count;
+    const out = percentiles.map(() => 0);
+    if (total === 0) return out;
+    const targets = percentiles.map((p) => {
+      const fp = (Math.min(p, 100) / 100) * total;
+      return Math.max(Math.ceil(fp - ulp(fp)), 1);
+    });
+    let next = 0;
+    let seen = 0;
+    this.forEachBucket((i, c) => {
+      seen += c;
+      while (next < targets.length && seen >= targets[next]!) {
+        out[next] = percentiles[next] === 0 ? lowestOfIndex(i) : lowestOfIndex(i) + rangeOfIndex(i) - 1;
+        next++;
+      }
+    });
+    return out;
+  }
+
   percentile(percentile: number): number {
-    return this.h.getValueAtPercentile(percentile);
+    return this.percentiles([percentile])[0]!;
   }
 
   /** Highest value equivalent to the largest occupied bucket; 0 when empty. */
   max(): number {
-    return this.h.totalCount === 0 ? 0 : this.h.highestEquivalentValue(this.h.maxValue);
+    const h = this.h;
+    if (h === null || h.totalCount === 0) return 0;
+    const i = this.indexOf(Math.min(h.maxValue, LATENCY_MAX_US));
+    return lowestOfIndex(i) + rangeOfIndex(i) - 1;
   }
 
-  /** Mean of the buckets' median-equivalent values; 0 when empty. */
+  /** Mean of the buckets' median-equivalent values, summed in bucket order like the library's `mean`; 0 when empty. */
   mean(): number {
-    return this.h.totalCount === 0 ? 0 : this.h.mean;
+    const total = this.count;
+    if (total === 0) return 0;
+    let sum = 0;
+    this.forEachBucket((i, c) => {
+      sum += (lowestOfIndex(i) + Math.floor(rangeOfIndex(i) / 2)) * c;
+    });
+    return sum / total;
   }
 
   /** Occupied buckets as [index, count] pairs, ascending (for tests and equality checks). */
@@ -106,7 +133,8 @@ export class LatencyHistogram {
   /** Returns null when the bytes are not a valid encoding (the caller raises the coded error). */
   static decode(bytes: Uint8Array): LatencyHistogram | null {
     const result = new LatencyHistogram();
-    const h = result.h;
+    if (bytes.length === 0) return result;
+    const h = result.allocate();
     const limit = h.countsArrayLength;
     const reader = new VarintReader(bytes);
     let index = -1;
@@ -138,11 +166,41 @@ export class LatencyHistogram {
 
   private forEachBucket(fn: (index: number, count: number) => void): void {
     const h = this.h;
-    if (h.totalCount === 0) return;
+    if (h === null || h.totalCount === 0) return;
     const last = this.indexOf(Math.min(h.maxValue, LATENCY_MAX_US));
     for (let i = 0; i <= last; i++) {
       const c = h.getCountAtIndex(i);
       if (c !== 0) fn(i, c);
     }
   }
+
+  private allocate(): Int32Histogram {
+    const h = new Int32Histogram(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS);
+    if (h.subBucketHalfCountMagnitude !== HALF_MAGNITUDE || h.unitMagnitude !== 0) {
+      throw new Error("hdr-histogram-js bucket layout changed; LatencyHistogram's index math needs review");
+    }
+    this.h = h;
+    return h;
+  }
+}
+
+/** log2 of half the sub-bucket count for 3 significant digits (2048 sub-buckets). */
+const HALF_MAGNITUDE = 10;
+const HALF_COUNT = 1 << HALF_MAGNITUDE;
+
+/** The library's valueFromIndex (lowest value of bucket `index`), in integer steps. */
+function lowestOfIndex(index: number): number {
+  if (index < 2 * HALF_COUNT) return index;
+  const bucket = (index >> HALF_MAGNITUDE) - 1;
+  return ((index & (HALF_COUNT - 1)) + HALF_COUNT) * 2 ** bucket;
+}
+
+/** The library's sizeOfEquivalentValueRange for bucket `index`. */
+function rangeOfIndex(index: number): number {
+  return index < 2 * HALF_COUNT ? 1 : 2 ** ((index >> HALF_MAGNITUDE) - 1);
+}
+
+/** Unit in the last place of a positive double, as the library's percentile rounding computes it. */
+function ulp(x: number): number {
+  return 2 ** (Math.floor(Math.log2(x)) - 52);
 }

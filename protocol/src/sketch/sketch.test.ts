@@ -81,7 +81,10 @@ describe("LatencyHistogram", () => {
           h.record(v);
           reference.recordValue(Math.min(Math.max(v, 0), LATENCY_MAX_US));
         }
-        for (const q of [50, 90, 99, 100]) expect(h.percentile(q)).toBe(reference.getValueAtPercentile(q));
+        const qs = [0, 1, 50, 90, 95, 99, 99.9, 100];
+        expect(h.percentiles(qs)).toEqual(qs.map((q) => reference.getValueAtPercentile(q)));
+        expect(h.mean()).toBe(reference.mean);
+        if (values.length > 0) expect(h.max()).toBe(reference.highestEquivalentValue(reference.maxValue));
         expect(h.count).toBe(values.length);
         const back = LatencyHistogram.decode(h.encode());
         expect(back?.buckets()).toEqual(h.buckets());

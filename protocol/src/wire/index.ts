@@ -25,6 +25,7 @@
  * | sc   | [code, count, …]        | requests per status code 0..999, count ≥ 1, codes ascending; Σ = r    |
  * | m    | [name, count, …]        | requests per method (≤ 17 names of ≤ 24 chars, incl. OTHER); Σ = r    |
  * | rj   | {reason: count}         | rejected lines per reason; unknown reasons are skipped               |
+ * |      |                         | (every map, this one included, has at most 64 entries)               |
  * | lh   | bin (≤ 256 KiB)         | HDR latency counts in µs, see sketch/latency.ts; count + lm = r       |
  * | lm   | uint                    | requests without a latency                                           |
  * | ip   | heavy-keys map (below)  | client IPs, with scan data                                           |
@@ -43,6 +44,11 @@
  * | cw   | uint                    | count-min width, 4096; present only in sketch mode                   |
  * | cd   | uint                    | count-min depth, 4; present only in sketch mode                      |
  * | cm   | bin                     | count-min counters, cw·cd unsigned LEB128 varints, row-major         |
+ *
+ * Sizes (measured by the tests and `protocol/scripts/bench-partial.ts`): empty partial 105 B; 10 k
+ * lines from 500 IPs over 300 paths ~18 KB, over 2000 paths (path table in sketch mode, so with its
+ * count-min sketch) ~72 KB; 1 M all-distinct IPs and paths 134–173 KB; every table full of 64- and
+ * 256-character non-ASCII keys ~808 KB after cutting (see `encodePartial`).
  *
  * Decoding checks every field's type and size and the cross-field sums noted above, and throws
  * `ProtocolError` with `Oversize` (record above `maxRecordBytes`, default 1 MiB), `UnsupportedVersion`
@@ -72,6 +78,7 @@ import { VarintReader, VarintWriter } from "../sketch/varint.js";
 export const WIRE_VERSION = 1;
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 const MAX_NAME_LENGTH = 256;
+const MAX_MAP_ENTRIES = 64;
 const MAX_HISTOGRAM_BYTES = 256 * 1024;
 const MAX_CMS_BYTES = CMS_DEFAULT_WIDTH * CMS_DEFAULT_DEPTH * 5;
 const PACKED_REGISTER_BYTES = HLL_REGISTERS / 2;
@@ -367,12 +374,17 @@ function malformed(message: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.Malformed, message);
 }
 
+/** A plain map of at most MAX_MAP_ENTRIES entries (room for fields a newer writer adds). */
 function asMap(value: unknown, path: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) {
     throw malformed(`${path}: expected a map`);
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) throw malformed(`${path}: expected a plain map`);
+  let entries = 0;
+  for (const _ in value) {
+    if (++entries > MAX_MAP_ENTRIES) throw malformed(`${path}: more than ${MAX_MAP_ENTRIES} entries`);
+  }
   return value as Record<string, unknown>;
 }
 

@@ -194,6 +194,7 @@ describe("wire v1 decoding errors", () => {
     ["methods map instead of array", (m) => (m.m = { GET: 1 })],
     ["method name too long", (m) => (m.m = ["X".repeat(25), m.r])],
     ["rejects as array", (m) => (m.rj = [1, 2])],
+    ["too many reject reasons", (m) => (m.rj = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`r${i}`, 1])))],
     ["reject count negative", (m) => (m.rj = { syntax: -1 })],
     ["latency not bin", (m) => (m.lh = "abc")],
     ["latency bucket beyond range", (m) => (m.lh = new Uint8Array([0, 0xff, 0xff, 0x03, 1]))],
