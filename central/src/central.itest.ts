@@ -6,6 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, openSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -133,11 +134,20 @@ async function freshTopicAndDb(name: string, partitions: number): Promise<{ topi
   return { topic, database };
 }
 
-function configInput(topic: string, database: string, instance: string): CentralConfigInput {
+/** A port nobody listens on right now (metrics.port 0 would switch the endpoint off). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function configInput(topic: string, database: string, instance: string, metricsPort = 0): CentralConfigInput {
   return {
     kafka: { brokers: kafkaBrokers, topic, groupId: `rla-central-itest-${topic}`, sessionTimeoutMs: 6_000 },
     influx: { url: influxUrl, database, retentionPolicy: RP },
-    metrics: { port: 0 },
+    metrics: { port: metricsPort },
     maxPartialBytes: 100_000,
     tickMs: 100,
     instance,
@@ -199,6 +209,51 @@ function startChild(configFile: string, logFile: string): ChildProcess {
   return child;
 }
 
+/** A TCP proxy in front of the shared InfluxDB that can refuse connections, so an outage hurts nobody else. */
+async function influxProxy(): Promise<{ url: string; setDown(down: boolean): Promise<void>; close(): Promise<void> }> {
+  const target = new URL(influxUrl);
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("close", () => sockets.delete(s));
+          s.on("error", () => undefined);
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, "127.0.0.1", () => {
+        port = (server!.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  const shut = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (server === null) return resolve();
+      server.close(() => resolve());
+      server = null;
+    });
+  await listen();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    setDown: (down) => (down ? shut() : listen()),
+    close: shut,
+  };
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, deadlineMs = 60_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 const exited = (child: ChildProcess) =>
   new Promise<number | null>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
@@ -223,7 +278,7 @@ describe("central against the real Kafka and InfluxDB", () => {
     ];
     await produce(topic, [...messages, ...poison]);
 
-    const central = await startCentral(parseCentralConfig(configInput(topic, database, `exact-${runId}`)), {
+    const central = await startCentral(parseCentralConfig(configInput(topic, database, `exact-${runId}`, await freePort())), {
       logger: createLogger("warn"),
     });
     centrals.push(central);
@@ -243,6 +298,16 @@ describe("central against the real Kafka and InfluxDB", () => {
     expect(metrics).toMatch(/reason="malformed"} 1/);
     expect(metrics).toMatch(/reason="version"} 1/);
     expect(metrics).toMatch(/reason="oversize"} 1/);
+
+    const base = `http://127.0.0.1:${central.metricsPort}`;
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ok", consuming: true });
+    const exposition = await (await fetch(`${base}/metrics`)).text();
+    expect(exposition).toMatch(/rla_central_partials_total\{outcome="duplicate"\} 1/);
+    expect(exposition).toMatch(/rla_central_window_firings_total\{kind="early"\} \d+/);
+    expect(exposition).toMatch(/rla_central_consumer_lag\{partition="0"\} 0/);
+    expect(exposition).toContain("rla_central_influx_write_seconds_bucket");
 
     const anomalies = await q(database, `SELECT * FROM "${RP}"."anomaly" WHERE time >= ${t0}ms`);
     expect(anomalies).toContainEqual(
@@ -305,6 +370,41 @@ describe("central against the real Kafka and InfluxDB", () => {
     await expectExact(database, t0, fleet);
     child.kill("SIGTERM");
     expect(await exited(child)).toBe(0);
+  });
+
+  it("pauses while InfluxDB is down, retries with backoff, and resumes without loss", async () => {
+    const { topic, database } = await freshTopicAndDb("outage", 3);
+    const proxy = await influxProxy();
+    const t0 = Math.floor((Date.now() - 5 * 60_000) / W) * W;
+    const fleet = new Fleet();
+    const input = configInput(topic, database, `outage-${runId}`);
+    const central = await startCentral(
+      parseCentralConfig({ ...input, influx: { ...input.influx, url: proxy.url, timeoutMs: 2_000 }, metrics: { port: await freePort(), influxFailingAfterMs: 1_000 } }),
+      { logger: createLogger("silent") },
+    );
+    centrals.push(central);
+    try {
+      await produce(topic, fleet.windows(t0, 0, 5));
+      await waitForExact(database, t0, fleet);
+
+      await proxy.setDown(true);
+      await produce(topic, fleet.windows(t0, 5, 12));
+      await until("consumption to pause", () => central.stats().paused);
+      await until("/healthz to turn unhealthy", async () => {
+        const res = await fetch(`http://127.0.0.1:${central.metricsPort}/healthz`);
+        return res.status === 503;
+      });
+      const errors = await central.metrics.registry.getSingleMetricAsString("rla_central_influx_errors_total");
+      expect(errors).toMatch(/kind="retriable"} [1-9]/);
+
+      await proxy.setDown(false);
+      await expectExact(database, t0, fleet);
+      await until("consumption to resume", () => !central.stats().paused);
+      expect(central.stats().influxFailingSinceMs).toBeNull();
+      await central.stop();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("two instances in one group split the partitions and write the same result as one", async () => {

@@ -7,6 +7,7 @@
  * are durable. The sink writes in submission order and resolves each batch when durable; commits are chained in
  * the same order and dropped for partitions this instance no longer owns (or owns under a newer assignment epoch).
  */
+import { setLogger as setInfluxClientLogger } from "@influxdata/influxdb-client";
 import { retry } from "@rla/protocol";
 import { type CentralConfig, type CentralSecrets, resolveSecrets } from "./config.js";
 import { createPartialConsumer, type PartitionPosition } from "./consume/index.js";
@@ -35,6 +36,10 @@ export interface CentralStats {
   assigned: number[];
   openWindows: number;
   commits: number;
+  /** Consumption paused (InfluxDB failing or behind). */
+  paused: boolean;
+  /** Wall-clock ms since which InfluxDB writes have been failing, or null. */
+  influxFailingSinceMs: number | null;
 }
 
 export interface CentralHandle {
@@ -74,6 +79,12 @@ export async function startCentral(config: CentralConfig, options: StartCentralO
   const logger = options.logger ?? createLogger(config.logLevel);
   const log = logger.child({ component: "central" });
   const limited = rateLimited(10_000, now);
+  // The client library logs every failed request itself; the sink already reports them, rate-limited.
+  const influxLog = logger.child({ component: "influxdb-client" });
+  setInfluxClientLogger({
+    error: (message, error) => influxLog.debug({ err: error }, message),
+    warn: (message, error) => influxLog.debug({ err: error }, message),
+  });
   const secrets = options.secrets ?? resolveSecrets(config);
   const metrics = createCentralMetrics();
   const lifetime = new AbortController();
@@ -86,6 +97,8 @@ export async function startCentral(config: CentralConfig, options: StartCentralO
     assigned: [],
     openWindows: 0,
     commits: 0,
+    paused: false,
+    influxFailingSinceMs: null,
   };
   let interval = zeroCounts();
 
@@ -419,6 +432,8 @@ export async function startCentral(config: CentralConfig, options: StartCentralO
       pendingBatches: sink.pending(),
       assigned: engine.assigned(),
       openWindows: engine.snapshot().reduce((n, s) => n + s.openWindows, 0),
+      paused,
+      influxFailingSinceMs: sink.failingSince(),
     }),
     metrics,
     metricsPort: server?.port ?? null,

@@ -23,6 +23,8 @@ import { parse as parseYaml } from "yaml";
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "../..");
 const playbook = join(here, "playbooks/edge-agent.yml");
+// Each playbook run takes 20-60 s on a busy 2-core machine (ansible start-up per task, npm install from the registry).
+const PLAYBOOK_TIMEOUT_MS = 600_000;
 // The test's own service account, removed afterwards; the role's default is edge-agent.
 const testUser = "rla-itest-agent";
 
@@ -128,22 +130,26 @@ edge_agent_kafka_sasl_password: itest-sasl-secret
   const configDir = () => join(root, "etc/edge-agent");
   const unit = () => join(root, "etc/systemd/system/edge-agent.service");
 
-  it("installs the package, renders a config the agent accepts, and a second run changes nothing", () => {
-    // --check first, as the runbook advises before a rollout: it must get through a fresh host and write nothing.
-    const dryRun = play("--check");
-    expect(dryRun.status, dryRun.stdout + dryRun.stderr).toBe(0);
-    expect(existsSync(root)).toBe(false);
+  it(
+    "installs the package, renders a config the agent accepts, and a second run changes nothing",
+    () => {
+      // --check first, as the runbook advises before a rollout: it must get through a fresh host and write nothing.
+      const dryRun = play("--check");
+      expect(dryRun.status, dryRun.stdout + dryRun.stderr).toBe(0);
+      expect(existsSync(root)).toBe(false);
 
-    const first = play();
-    expect(first.status, first.stdout + first.stderr).toBe(0);
-    expect(recap(first.stdout)).toMatchObject({ failed: 0, unreachable: 0 });
-    expect(recap(first.stdout).changed).toBeGreaterThan(0);
-    expect(first.stdout + first.stderr).not.toContain("itest-sasl-secret");
+      const first = play();
+      expect(first.status, first.stdout + first.stderr).toBe(0);
+      expect(recap(first.stdout)).toMatchObject({ failed: 0, unreachable: 0 });
+      expect(recap(first.stdout).changed).toBeGreaterThan(0);
+      expect(first.stdout + first.stderr).not.toContain("itest-sasl-secret");
 
-    const second = play();
-    expect(second.status, second.stdout + second.stderr).toBe(0);
-    expect(recap(second.stdout)).toMatchObject({ changed: 0, failed: 0 });
-  });
+      const second = play();
+      expect(second.status, second.stdout + second.stderr).toBe(0);
+      expect(recap(second.stdout)).toMatchObject({ changed: 0, failed: 0 });
+    },
+    PLAYBOOK_TIMEOUT_MS,
+  );
 
   it("installed the agent CLI with npm under the prefix, which accepts the rendered config", () => {
     const bin = join(prefix(), "bin/edge-agent");
@@ -208,23 +214,31 @@ edge_agent_kafka_sasl_password: itest-sasl-secret
     expect(verify.status).toBe(0);
   });
 
-  it("keeps the installed config when the agent rejects a new one", () => {
-    const before = readFileSync(join(configDir(), "agent.yaml"), "utf8");
-    const bad = play("-e", "edge_agent_window_ms=-5");
-    expect(bad.status).not.toBe(0);
-    expect(bad.stdout).toContain("windowMs: expected a positive number");
-    expect(readFileSync(join(configDir(), "agent.yaml"), "utf8")).toBe(before);
-  });
+  it(
+    "keeps the installed config when the agent rejects a new one",
+    () => {
+      const before = readFileSync(join(configDir(), "agent.yaml"), "utf8");
+      const bad = play("-e", "edge_agent_window_ms=-5");
+      expect(bad.status).not.toBe(0);
+      expect(bad.stdout).toContain("windowMs: expected a positive number");
+      expect(readFileSync(join(configDir(), "agent.yaml"), "utf8")).toBe(before);
+    },
+    PLAYBOOK_TIMEOUT_MS,
+  );
 
-  it("reinstalls when the tarball changes (the second run above shows it does not otherwise)", () => {
-    // Same package, different bytes: the tar stream recompressed at another gzip level.
-    writeFileSync(tarball, gzipSync(gunzipSync(readFileSync(tarball)), { level: 1 }));
-    const changed = play();
-    expect(changed.status, changed.stdout + changed.stderr).toBe(0);
-    expect(changed.stdout).toMatch(
-      /TASK \[edge_agent : Install the agent package with npm\][^\n]*\nchanged: \[localhost\]/,
-    );
-  });
+  it(
+    "reinstalls when the tarball changes (the second run above shows it does not otherwise)",
+    () => {
+      // Same package, different bytes: the tar stream recompressed at another gzip level.
+      writeFileSync(tarball, gzipSync(gunzipSync(readFileSync(tarball)), { level: 1 }));
+      const changed = play();
+      expect(changed.status, changed.stdout + changed.stderr).toBe(0);
+      expect(changed.stdout).toMatch(
+        /TASK \[edge_agent : Install the agent package with npm\][^\n]*\nchanged: \[localhost\]/,
+      );
+    },
+    PLAYBOOK_TIMEOUT_MS,
+  );
 });
 
 /** Sorted dotted paths of every leaf of a parsed config (arrays count as leaves). */

@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 # The edge agent as a container (the compose stack's demo web hosts). Build context: the repo root.
 #   docker build -f deploy/docker/edge-agent.Dockerfile -t rla/edge-agent .
-# The runtime installs the same `npm pack` tarball the Ansible role installs on hosts, with the same npm command.
+# The runtime installs the same `npm pack` tarball the Ansible role installs on hosts, with the same npm command
+# (which fetches the agent's npm dependencies from the registry).
 
 FROM node:20 AS build
 WORKDIR /src
 COPY . .
+# npm pack runs the agent's prepack: the CLI bundled with esbuild (its npm dependencies stay external).
 RUN npm ci --no-audit --no-fund \
-  && npx tsc -b edge-agent \
   && mkdir /pkg \
   && npm pack -w @rla/edge-agent --pack-destination /pkg
 

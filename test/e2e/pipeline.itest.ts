@@ -44,7 +44,11 @@ function scenarioStart(): number {
   return t - (t % WINDOW_MS);
 }
 
-function writeLogs(e: PipelineEnv, fleet: Map<string, GeneratedLine[]>, part: (lines: GeneratedLine[]) => GeneratedLine[]) {
+function writeLogs(
+  e: PipelineEnv,
+  fleet: Map<string, GeneratedLine[]>,
+  part: (lines: GeneratedLine[]) => GeneratedLine[],
+) {
   for (const [host, lines] of fleet) {
     const text = part(lines)
       .map((l) => `${l.text}\n`)

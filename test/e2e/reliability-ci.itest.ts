@@ -27,7 +27,13 @@ describe("reliability (CI subset): nothing lost, nothing doubled", () => {
 
   it("agent kill -9 x2 and central kill -9 x2", async () => {
     check(
-      await killScenario({ agentKills: 2, centralKills: 2, linesPerSec: 1_000, durationMs: 30_000, timeoutMs: 120_000 }),
+      await killScenario({
+        agentKills: 2,
+        centralKills: 2,
+        linesPerSec: 1_000,
+        durationMs: 30_000,
+        timeoutMs: 120_000,
+      }),
     );
   }, 300_000);
 

@@ -233,7 +233,11 @@ export async function killScenario(o: KillOptions): Promise<ScenarioResult> {
       });
 
     const run = await writeLive({
-      sources: hosts.map((host, i) => ({ host, log: logs[i]!, make: createLineMaker({ seed: seed + i, hostIndex: i }) })),
+      sources: hosts.map((host, i) => ({
+        host,
+        log: logs[i]!,
+        make: createLineMaker({ seed: seed + i, hostIndex: i }),
+      })),
       linesPerSec: o.linesPerSec,
       expected,
       lateShare: 0.002,
@@ -388,10 +392,12 @@ export async function outageScenario(o: OutageOptions): Promise<ScenarioResult> 
       watch: [agent, central],
     });
     return resultOf(
-      `${o.server === "kafka" ? "Kafka" : "InfluxDB"} stopped ${(downFor / 1000).toFixed(0)} s under load`,
+      `${o.server === "kafka" ? "Kafka" : "InfluxDB"} stopped for ${Math.round(o.outageMs / 1000)} s under load`,
       env,
       result,
-      `${Math.round(run.rate)} lines/s for ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      `unavailable ${(downFor / 1000).toFixed(0)} s including its restart; ` +
+        `${Math.round(run.rate)} lines/s written for ${(run.elapsedMs / 1000).toFixed(0)} s; ` +
+        `InfluxDB matched ${((Date.now() - t0 - run.elapsedMs) / 1000).toFixed(0)} s after the last line`,
     );
   } finally {
     await env.cleanup();
@@ -504,9 +510,7 @@ export async function fuzzScenario(o: FuzzOptions): Promise<ScenarioResult> {
         case "nul": {
           // Into a field parsers keep (the client address or the URI path): always `binary`.
           const [from, to] =
-            r() < 0.5
-              ? [1, good.indexOf(" ")]
-              : [good.indexOf('"GET /') + 6, good.indexOf(" HTTP/1.1")];
+            r() < 0.5 ? [1, good.indexOf(" ")] : [good.indexOf('"GET /') + 6, good.indexOf(" HTTP/1.1")];
           const at = from + Math.floor(r() * (to - from));
           return emit(`${good.slice(0, at)}\0${good.slice(at)}`);
         }
@@ -658,7 +662,11 @@ export async function poisonScenario(o: PoisonOptions): Promise<ScenarioResult> 
         }
       });
       const copies = Array.from({ length: o.duplicates }, () => real[Math.floor(r() * real.length)]!);
-      await producer.send({ topic: env.topic, acks: -1, messages: copies.map((m) => ({ key: m.key, value: m.value })) });
+      await producer.send({
+        topic: env.topic,
+        acks: -1,
+        messages: copies.map((m) => ({ key: m.key, value: m.value })),
+      });
     } finally {
       await producer.disconnect();
     }
@@ -678,7 +686,8 @@ export async function poisonScenario(o: PoisonOptions): Promise<ScenarioResult> 
     }
     // Garbage may be caught as malformed or as an unknown version; truncated records are malformed.
     const garbageLike = perReason("malformed") + perReason("version") - 2 * o.perKind;
-    if (garbageLike !== 4 * o.perKind) mismatches.push(`malformed (garbage + truncated): ${garbageLike}, want ${4 * o.perKind}`);
+    if (garbageLike !== 4 * o.perKind)
+      mismatches.push(`malformed (garbage + truncated): ${garbageLike}, want ${4 * o.perKind}`);
     const duplicates = m.get(`rla_central_partials_total{outcome="duplicate"}`) ?? 0;
     if (duplicates !== o.duplicates) mismatches.push(`duplicates ${duplicates}, injected ${o.duplicates}`);
     // The pipeline measurement carries the same count (its interval points are written every window).

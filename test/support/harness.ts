@@ -31,7 +31,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureInfluxDatabase, ensureTopic, influxQuery, influxRows, quoteIdent, stackEndpoints } from "@rla/deploy";
-import { type Kafka as KafkaClient, Kafka, logLevel } from "kafkajs";
+import { Kafka, type Kafka as KafkaClient, logLevel } from "kafkajs";
 import { stringify } from "yaml";
 import {
   ReferenceAccumulator,
@@ -549,7 +549,9 @@ export class PipelineEnv {
   async startCentralInProcess(o: CentralStartOptions = {}) {
     const { parseCentralConfig, startCentral } = await import("@rla/central");
     const { pino } = await import("pino");
-    const config = parseCentralConfig(this.centralConfig({ ...o, config: mergeConfig({ logLevel: "warn" }, o.config) }));
+    const config = parseCentralConfig(
+      this.centralConfig({ ...o, config: mergeConfig({ logLevel: "warn" }, o.config) }),
+    );
     return startCentral(config, { logger: pino({ level: config.logLevel }) });
   }
 
@@ -842,7 +844,8 @@ function compareWindow(out: string[], where: string, row: Row, ref: ReferenceWin
   }
   const mean = us("latency_mean_ms");
   const exactMean = ref.latencySumUs / ref.latencyN;
-  if (!withinHdrMean(mean, exactMean)) out.push(`${where}: latency_mean_ms = ${mean / 1000}, exact ${exactMean / 1000}`);
+  if (!withinHdrMean(mean, exactMean))
+    out.push(`${where}: latency_mean_ms = ${mean / 1000}, exact ${exactMean / 1000}`);
 }
 
 export interface WaitForReferenceOptions extends CompareOptions {

@@ -9,7 +9,16 @@
  * shift, copy, truncate, done between two writes (real copytruncate loses what is written between its copy and its
  * truncate; that loss is logrotate's, not the agent's, so it is left out here).
  */
-import { closeSync, copyFileSync, existsSync, openSync, renameSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  renameSync,
+  truncateSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { formatTimeLocal, seededRandom } from "./fleet-gen.js";
 import { type Expected, expectLine } from "./harness.js";
 
@@ -40,7 +49,8 @@ export function createLineMaker(o: LineMakerOptions): (timeMs: number, ip?: stri
     const c = Math.floor(r() * clients);
     const client = ip ?? `10.${o.hostIndex}.${c >> 8}.${c & 255}`;
     const x = r();
-    const status = x < 0.8 ? 200 : x < 0.87 ? 304 : x < 0.9 ? 301 : x < 0.96 ? 404 : x < 0.985 ? 403 : x < 0.995 ? 500 : 503;
+    const status =
+      x < 0.8 ? 200 : x < 0.87 ? 304 : x < 0.9 ? 301 : x < 0.96 ? 404 : x < 0.985 ? 403 : x < 0.995 ? 500 : 503;
     const path = PATHS[Math.floor(r() * PATHS.length)]!;
     const bytes = status === 304 ? 0 : 200 + Math.floor(r() * 20_000);
     const rt = (Math.max(1, Math.round(-Math.log(1 - r()) * 40)) / 1000).toFixed(3);

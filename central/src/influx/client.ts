@@ -183,10 +183,14 @@ export function createInfluxClient(options: InfluxClientOptions): InfluxClient {
       await query(deletes.map(deleteStatement).join("; "), `deleting ${deletes.length} stale series`);
     },
     async databaseExists() {
-      const response = await query(
-        `SHOW RETENTION POLICIES ON ${quoteIdent(options.database)}`,
-        "checking the database",
-      );
+      let response: QueryResponse;
+      try {
+        response = await query(`SHOW RETENTION POLICIES ON ${quoteIdent(options.database)}`, "checking the database");
+      } catch (error) {
+        // A missing database is the answer here, not an outage to wait out (query() retries it elsewhere).
+        if (error instanceof CentralError && /database not found/i.test(error.message)) return false;
+        throw error;
+      }
       return rows(response, 0).some((r) => r.name === options.retentionPolicy);
     },
     async createDatabase(duration) {

@@ -43,8 +43,8 @@ export interface RotationStressOptions {
   keepRotated?: number;
   /** Agent restarts spread over the run, each with one rotation while the tailer is down; default 0. */
   restarts?: number;
-  /** Batches the writer still appends to a renamed file before it reopens; default 3. */
-  lateBatches?: number;
+  /** Writer ticks (batches) it still appends to a renamed file before it reopens; default 3. */
+  reopenAfterTicks?: number;
   seed?: number;
   /** Gives up (and reports the missing lines) after this long; default 120 s. */
   timeoutMs?: number;
@@ -88,7 +88,7 @@ const FILLER = ' - - [01/Jan/2026:00:00:00 +0000] "GET /index.html HTTP/1.1" 200
 export async function runRotationStress(options: RotationStressOptions): Promise<RotationStressResult> {
   const path = join(options.dir, "access.log");
   const keep = options.keepRotated ?? 4;
-  const lateBatches = options.lateBatches ?? 3;
+  const reopenAfterTicks = options.reopenAfterTicks ?? 3;
   const random = rng(options.seed ?? 1);
   const total = options.lines;
   // Two generations of slack at the end, so a rotation the gate delays still happens before the writer is done.
@@ -104,13 +104,16 @@ export async function runRotationStress(options: RotationStressOptions): Promise
 
   // Writer state.
   let fd = openSync(path, "a");
-  let lateFd: { fd: number; batchesLeft: number } | null = null;
+  /** Writer ticks left before the writer reopens the renamed log (0: it writes to the file at `path`). */
+  let lateTicks = 0;
   let written = 0;
   let generationStart = 0;
   let renames = 0;
   let copytruncates = 0;
   let writerDoneAt = 0;
   const started = performance.now();
+  /** Set when the consumer gives up (deadline): the writer stops too. */
+  let abandoned = false;
   /** Set while the tailer is down: the writer rotates once, then resolves it. */
   let rotateWhileDown: (() => void) | null = null;
 
@@ -132,7 +135,7 @@ export async function runRotationStress(options: RotationStressOptions): Promise
     } else {
       renameSync(path, `${path}.1`);
       closeSync(openSync(path, "wx"));
-      lateFd = { fd, batchesLeft: lateBatches };
+      lateTicks = reopenAfterTicks;
       renames++;
     }
     generationStart = written;
@@ -141,13 +144,16 @@ export async function runRotationStress(options: RotationStressOptions): Promise
   const writeBatch = (upTo: number) => {
     const parts: string[] = [];
     for (let n = written; n < upTo; n++) parts.push(`${n}${FILLER}\n`);
-    writeSync(lateFd ? lateFd.fd : fd, parts.join(""));
+    writeSync(fd, parts.join(""));
     written = upTo;
-    if (lateFd && --lateFd.batchesLeft <= 0) {
+  };
+
+  /** Counted in writer ticks, not writes, so that a writer held back by a gated rotation still reopens. */
+  const maybeReopen = () => {
+    if (lateTicks > 0 && --lateTicks === 0) {
       // The writer reopens: its next line is the first of the new generation.
-      closeSync(lateFd.fd);
+      closeSync(fd);
       fd = openSync(path, "a");
-      lateFd = null;
       generationStart = written;
     }
   };
@@ -155,21 +161,27 @@ export async function runRotationStress(options: RotationStressOptions): Promise
   const writer = new Promise<void>((resolve, reject) => {
     const tick = () => {
       try {
+        if (abandoned) {
+          closeSync(fd);
+          resolve();
+          return;
+        }
         const rotationsLeft = renames + copytruncates < options.rotations;
         const nextRotationAt = (renames + copytruncates + 1) * rotateEvery;
         // A gated rotation holds the writer back half a generation at most, so every rotation happens.
         const limit = rotationsLeft ? nextRotationAt + Math.floor(rotateEvery / 2) : total;
         const due = Math.min(limit, Math.floor(((performance.now() - started) / 1000) * options.linesPerSecond));
         if (due > written) writeBatch(Math.min(due, written + 5000));
+        maybeReopen();
         const rotationDue = written >= nextRotationAt;
-        if (rotateWhileDown && !lateFd) {
+        if (rotateWhileDown && lateTicks === 0) {
           if (rotationsLeft && maxSeen >= generationStart) rotate();
           rotateWhileDown();
           rotateWhileDown = null;
-        } else if (rotationDue && rotationsLeft && !lateFd && maxSeen >= generationStart) {
+        } else if (rotationDue && rotationsLeft && lateTicks === 0 && maxSeen >= generationStart) {
           rotate();
         }
-        if (written < total || lateFd || rotateWhileDown) {
+        if (written < total || lateTicks > 0 || rotateWhileDown) {
           setImmediate(tick);
           return;
         }
@@ -258,6 +270,7 @@ export async function runRotationStress(options: RotationStressOptions): Promise
     }
   } finally {
     await tailer.stop();
+    abandoned = true;
   }
   if (writerError) throw writerError;
   await writer;
