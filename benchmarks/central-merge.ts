@@ -13,13 +13,7 @@
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import {
-  createEmitter,
-  createInfluxClient,
-  createMergeEngine,
-  decodeRecord,
-  parseCentralConfig,
-} from "@rla/central";
+import { createEmitter, createInfluxClient, createMergeEngine, decodeRecord, parseCentralConfig } from "@rla/central";
 import { addRecord, createPartial, emptyLogRecord, encodePartial } from "@rla/protocol";
 
 const { values: args } = parseArgs({
@@ -64,7 +58,13 @@ function buildPartials(): Buffer[] {
   for (let w = 0; w < WINDOWS; w++) {
     const start = T0 + w * config.windowMs;
     for (let h = 0; h < HOSTS; h++) {
-      const p = createPartial({ host: `web-${h}`, service: "web", windowStartMs: start, windowMs: config.windowMs, seq: 0 });
+      const p = createPartial({
+        host: `web-${h}`,
+        service: "web",
+        windowStartMs: start,
+        windowMs: config.windowMs,
+        seq: 0,
+      });
       for (let i = 0; i < RECORDS; i++) {
         const x = r();
         rec.timeMs = start + Math.floor(r() * config.windowMs);

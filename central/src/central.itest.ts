@@ -6,7 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, openSync, writeFileSync } from "node:fs";
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,7 +34,10 @@ const cliPath = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 
 beforeAll(() => {
   // The crash test runs the CLI from the built dist, so build it from the current sources.
-  execFileSync("npx", ["tsc", "-b", "central"], { cwd: fileURLToPath(new URL("../..", import.meta.url)), stdio: "inherit" });
+  execFileSync("npx", ["tsc", "-b", "central"], {
+    cwd: fileURLToPath(new URL("../..", import.meta.url)),
+    stdio: "inherit",
+  });
 });
 
 afterAll(async () => {
@@ -44,7 +47,8 @@ afterAll(async () => {
   await admin.connect();
   await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect();
-  for (const db of databases) await influxQuery(influxUrl, "", `DROP DATABASE ${quoteIdent(db)}`).catch(() => undefined);
+  for (const db of databases)
+    await influxQuery(influxUrl, "", `DROP DATABASE ${quoteIdent(db)}`).catch(() => undefined);
 });
 
 // ---- data: seeded records, partials built with the protocol API, expected sums computed from the records ----
@@ -109,7 +113,10 @@ class Fleet {
     for (let i = from; i < to; i++) {
       const start = t0 + i * W;
       HOSTS.forEach((host, h) => {
-        out.push({ key: String(start), value: this.partial(host, start, 0, records(i * 31 + h, start, 20 + ((i * 7 + h * 5) % 25))) });
+        out.push({
+          key: String(start),
+          value: this.partial(host, start, 0, records(i * 31 + h, start, 20 + ((i * 7 + h * 5) % 25))),
+        });
       });
     }
     return out;
@@ -192,9 +199,17 @@ async function expectExact(database: string, t0: number, fleet: Fleet): Promise<
       status_5xx: row.classes[4],
       rps: row.requests / 10,
     });
-    if (key.endsWith("|all")) expect({ key, reported: got?.agents_reported, expected: got?.agents_expected }).toEqual({ key, reported: 3, expected: 3 });
+    if (key.endsWith("|all"))
+      expect({ key, reported: got?.agents_reported, expected: got?.agents_expected }).toEqual({
+        key,
+        reported: 3,
+        expected: 3,
+      });
   }
-  const codes = await q(database, `SELECT "count" FROM "${RP}"."http_status" WHERE time >= ${t0}ms GROUP BY "host", "code"`);
+  const codes = await q(
+    database,
+    `SELECT "count" FROM "${RP}"."http_status" WHERE time >= ${t0}ms GROUP BY "host", "code"`,
+  );
   const got = new Map(codes.map((r) => [`${r.time}|${r.host}|${r.code}`, r.count]));
   const want = new Map<string, number>();
   for (const [key, row] of fleet.expected) for (const [code, n] of row.codes) want.set(`${key}|${code}`, n);
@@ -278,13 +293,19 @@ describe("central against the real Kafka and InfluxDB", () => {
     ];
     await produce(topic, [...messages, ...poison]);
 
-    const central = await startCentral(parseCentralConfig(configInput(topic, database, `exact-${runId}`, await freePort())), {
-      logger: createLogger("warn"),
-    });
+    const central = await startCentral(
+      parseCentralConfig(configInput(topic, database, `exact-${runId}`, await freePort())),
+      {
+        logger: createLogger("warn"),
+      },
+    );
     centrals.push(central);
     // Every window fired before the late partial exists: it must then be rewritten.
     await waitForExact(database, t0, fleet);
-    const late = { key: String(t0 + 2 * W), value: fleet.partial("web-2", t0 + 2 * W, 1, records(7, t0 + 2 * W, 9, 502)) };
+    const late = {
+      key: String(t0 + 2 * W),
+      value: fleet.partial("web-2", t0 + 2 * W, 1, records(7, t0 + 2 * W, 9, 502)),
+    };
     await produce(topic, [late, { key: duplicate.key, value: duplicate.value }]);
     await expectExact(database, t0, fleet);
 
@@ -311,7 +332,14 @@ describe("central against the real Kafka and InfluxDB", () => {
 
     const anomalies = await q(database, `SELECT * FROM "${RP}"."anomaly" WHERE time >= ${t0}ms`);
     expect(anomalies).toContainEqual(
-      expect.objectContaining({ time: t0 + 6 * W, type: "ip_spike", host: "all", rank: "1", key: "203.0.113.99", value: 600 }),
+      expect.objectContaining({
+        time: t0 + 6 * W,
+        type: "ip_spike",
+        host: "all",
+        rank: "1",
+        key: "203.0.113.99",
+        value: 600,
+      }),
     );
     const tags = await q(database, `SHOW TAG KEYS FROM "${RP}"."top_ip"`);
     expect(tags.map((t) => t.tagKey).sort()).toEqual(["host", "rank", "service"]);
@@ -328,6 +356,34 @@ describe("central against the real Kafka and InfluxDB", () => {
       await new Promise((r) => setTimeout(r, 1000));
     }
     expect(pipeline).toMatchObject({ d: 1, e: 3 });
+    await central.stop();
+  });
+
+  it("writes a fresh window within 2 s of the last live agent's partial (early firing)", async () => {
+    const { topic, database } = await freshTopicAndDb("fresh", 3);
+    const central = await startCentral(parseCentralConfig(configInput(topic, database, `fresh-${runId}`)), {
+      logger: createLogger("warn"),
+    });
+    centrals.push(central);
+    const fleet = new Fleet();
+    const current = Math.floor(Date.now() / W) * W - W; // the window that just closed
+    await produce(topic, fleet.windows(current - W, 0, 1)); // every host reported the window before: all are live
+    await waitForExact(database, current - W, fleet);
+    const messages = fleet.windows(current, 0, 1);
+    await produce(topic, messages.slice(0, 2));
+    const earlyBefore = central.stats().firings.early;
+    await produce(topic, messages.slice(2));
+    const sent = Date.now();
+    await until(
+      "the fresh window in InfluxDB",
+      async () => (await readStats(database, current)).get(`${current}|all`)?.agents_reported === 3,
+      10_000,
+    );
+    const delayMs = Date.now() - sent;
+    console.log(`fresh window visible ${delayMs} ms after the last partial was acknowledged`);
+    expect(delayMs).toBeLessThan(2_000);
+    expect(central.stats().firings.early).toBe(earlyBefore + 1);
+    await expectExact(database, current - W, fleet);
     await central.stop();
   });
 
@@ -358,7 +414,10 @@ describe("central against the real Kafka and InfluxDB", () => {
 
     // More data, a supplement for a window that was written but is not final, and a redelivery, while it is down.
     const more = fleet.windows(t0, 15, 30);
-    const late = { key: String(t0 + 12 * W), value: fleet.partial("web-3", t0 + 12 * W, 1, records(5, t0 + 12 * W, 6, 500)) };
+    const late = {
+      key: String(t0 + 12 * W),
+      value: fleet.partial("web-3", t0 + 12 * W, 1, records(5, t0 + 12 * W, 6, 500)),
+    };
     await produce(topic, [...more.slice(0, 20), late, more[0]!, ...more.slice(20)]);
 
     // Restart, and kill it again almost at once (somewhere in its replay), then let a third run finish.
@@ -379,7 +438,11 @@ describe("central against the real Kafka and InfluxDB", () => {
     const fleet = new Fleet();
     const input = configInput(topic, database, `outage-${runId}`);
     const central = await startCentral(
-      parseCentralConfig({ ...input, influx: { ...input.influx, url: proxy.url, timeoutMs: 2_000 }, metrics: { port: await freePort(), influxFailingAfterMs: 1_000 } }),
+      parseCentralConfig({
+        ...input,
+        influx: { ...input.influx, url: proxy.url, timeoutMs: 2_000 },
+        metrics: { port: await freePort(), influxFailingAfterMs: 1_000 },
+      }),
       { logger: createLogger("silent") },
     );
     centrals.push(central);

@@ -11,6 +11,7 @@ import { setLogger as setInfluxClientLogger } from "@influxdata/influxdb-client"
 import { retry } from "@rla/protocol";
 import { type CentralConfig, type CentralSecrets, resolveSecrets } from "./config.js";
 import { createPartialConsumer, type PartitionPosition } from "./consume/index.js";
+import { FLEET_HOST, type HistoryRow } from "./detect/index.js";
 import { createEmitter } from "./emit/index.js";
 import { CentralError, CentralErrorCode } from "./errors.js";
 import { createInfluxClient } from "./influx/client.js";
@@ -231,15 +232,16 @@ export async function startCentral(config: CentralConfig, options: StartCentralO
         limited("hydrate", (suppressed) => log.warn({ err: error, suppressed }, "reading history failed; retrying"));
       },
     });
-    emitter.detector.hydrate(rows);
-    engine.hydrateLiveness(
-      rows.filter((r) => r.kind === "stats" && r.host !== "all") as {
-        service: string;
-        host: string;
-        windowStartMs: number;
-      }[],
-    );
+    applyHistory(rows);
     log.debug({ rows: rows.length, fromMs }, "hydrated baseline history and agent liveness");
+  }
+
+  /** Rows read back from InfluxDB feed the baselines and, for single hosts, the liveness registry. */
+  function applyHistory(rows: HistoryRow[]): void {
+    emitter.detector.hydrate(rows);
+    const hostReports: { service: string; host: string; windowStartMs: number }[] = [];
+    for (const r of rows) if (r.kind === "stats" && r.host !== FLEET_HOST) hostReports.push(r);
+    engine.hydrateLiveness(hostReports);
   }
 
   const consumer = createPartialConsumer({
@@ -378,16 +380,7 @@ export async function startCentral(config: CentralConfig, options: StartCentralO
       ? setInterval(() => {
           client
             .readHistory(historyFrom(now()))
-            .then((rows) => {
-              emitter.detector.hydrate(rows);
-              engine.hydrateLiveness(
-                rows.filter((r) => r.kind === "stats" && r.host !== "all") as {
-                  service: string;
-                  host: string;
-                  windowStartMs: number;
-                }[],
-              );
-            })
+            .then(applyHistory)
             .catch((error: unknown) =>
               limited("refresh", (suppressed) => log.warn({ err: error, suppressed }, "baseline refresh failed")),
             );

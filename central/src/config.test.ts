@@ -69,7 +69,9 @@ describe("central config", () => {
     expect(shown).not.toContain("hunter2");
     expect(shown).not.toContain("s3cret");
     expect(shown).toContain("<redacted>");
-    expect(() => resolveSecrets(c, {})).toThrow("kafka.sasl.passwordEnv: environment variable RLA_TEST_KAFKA_PASSWORD is not set");
+    expect(() => resolveSecrets(c, {})).toThrow(
+      "kafka.sasl.passwordEnv: environment variable RLA_TEST_KAFKA_PASSWORD is not set",
+    );
   });
 
   it("requires exactly one source for the SASL password", () => {

@@ -108,8 +108,12 @@ export const centralConfigSchema = z
     agentLivenessMs: positiveMs.default(60_000),
     /** A window not reported by every live agent is written anyway this long (wall clock) after its end. */
     incompleteFireAfterMs: nonNegativeMs.default(15_000),
-    /** Partials of windows starting further than this ahead of the wall clock are rejected as invalid. */
-    maxFutureMs: positiveMs.default(300_000),
+    /**
+     * Partials of windows starting further than this ahead of the wall clock are poison (`future`): one host with a
+     * clock far ahead would otherwise push the watermark past every current window. Default: min(60 s, half of
+     * allowedLatenessMs).
+     */
+    maxFutureMs: positiveMs.optional(),
     /** Largest Kafka record decoded; larger ones are poison (`oversize`). */
     maxPartialBytes: count.default(1024 * 1024),
     /** How often timeouts are checked and pending windows fired. */
@@ -180,10 +184,14 @@ export const centralConfigSchema = z
     if (c.allowedLatenessMs < c.windowMs) {
       ctx.addIssue({ code: "custom", path: ["allowedLatenessMs"], message: "expected at least windowMs" });
     }
+    if (c.maxFutureMs !== undefined && c.maxFutureMs >= c.allowedLatenessMs) {
+      ctx.addIssue({ code: "custom", path: ["maxFutureMs"], message: "expected less than allowedLatenessMs" });
+    }
     if (c.agentLivenessMs < c.windowMs) {
       ctx.addIssue({ code: "custom", path: ["agentLivenessMs"], message: "expected at least windowMs" });
     }
-  });
+  })
+  .transform((c) => ({ ...c, maxFutureMs: c.maxFutureMs ?? Math.min(60_000, Math.floor(c.allowedLatenessMs / 2)) }));
 
 export type CentralConfig = z.output<typeof centralConfigSchema>;
 export type CentralConfigInput = z.input<typeof centralConfigSchema>;

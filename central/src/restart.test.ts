@@ -15,7 +15,12 @@ import { MemoryInflux, partialOf } from "./testkit.js";
 
 const W = 10_000;
 const T0 = 1_700_000_000_000;
-const merge: MergeOptions = { windowMs: W, allowedLatenessMs: 60_000, agentLivenessMs: 30_000, incompleteFireAfterMs: 15_000 };
+const merge: MergeOptions = {
+  windowMs: W,
+  allowedLatenessMs: 60_000,
+  agentLivenessMs: 30_000,
+  incompleteFireAfterMs: 15_000,
+};
 const anomalies: AnomalyOptions = {
   maxAnomaliesPerType: 2,
   baselineHistoryMs: 60_000,
@@ -71,7 +76,11 @@ function scenario(seed: number): Delivery[] {
       const seed0 = records;
       const arrive = start + W + 500 + Math.floor(r() * 3000);
       out.push({ atMs: arrive, make: () => partialOf({ host, windowStartMs: start }, seed0) });
-      if (host === "web-2") out.push({ atMs: arrive, make: () => partialOf({ host, service: "api", windowStartMs: start }, seed0.slice(0, 3)) });
+      if (host === "web-2")
+        out.push({
+          atMs: arrive,
+          make: () => partialOf({ host, service: "api", windowStartMs: start }, seed0.slice(0, 3)),
+        });
       if (r() < 0.25) {
         // a supplement for late lines: usually within the lateness, sometimes beyond it
         const late = [{ ip: `10.0.${h}.9`, status: r() < 0.5 ? 500 : 200, latencyUs: 1000 }];
@@ -151,7 +160,10 @@ function run(
     if (crash !== null && batch === crash.atBatch) {
       const ops = write.deletes.length + write.points.length;
       const keep = Math.floor(crash.keep * (ops + 1));
-      store.apply({ deletes: write.deletes.slice(0, keep), points: write.points.slice(0, Math.max(0, keep - write.deletes.length)) });
+      store.apply({
+        deletes: write.deletes.slice(0, keep),
+        points: write.points.slice(0, Math.max(0, keep - write.deletes.length)),
+      });
       return { committed, crashedAtMs: now };
     }
     store.apply(write);
@@ -163,7 +175,9 @@ function run(
 }
 
 describe("restart from commit + metadata", () => {
-  it("reproduces the writes of an uninterrupted run, whatever the crash points (property)", { timeout: 300_000 }, () => {
+  it("reproduces the writes of an uninterrupted run, whatever the crash points (property)", {
+    timeout: 300_000,
+  }, () => {
     fc.assert(
       fc.property(
         fc.integer(),
@@ -190,7 +204,11 @@ describe("restart from commit + metadata", () => {
           expect(store.snapshot()).toEqual(reference.snapshot());
         },
       ),
-      { numRuns: Number(process.env.RESTART_RUNS ?? 40), endOnFailure: true, ...(process.env.RESTART_SEED ? { seed: Number(process.env.RESTART_SEED), path: process.env.RESTART_PATH } : {}) },
+      {
+        numRuns: Number(process.env.RESTART_RUNS ?? 40),
+        endOnFailure: true,
+        ...(process.env.RESTART_SEED ? { seed: Number(process.env.RESTART_SEED), path: process.env.RESTART_PATH } : {}),
+      },
     );
   });
 

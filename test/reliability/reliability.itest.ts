@@ -27,7 +27,8 @@ function check(r: ScenarioResult) {
 
 describe("reliability: nothing lost, nothing doubled", () => {
   it("100 rotations (rename and copytruncate mixed) at >= 50 k lines/s while following live", async () => {
-    check(await rotationScenario({ rotations: n(100), linesPerSec: 50_000, minIntervalMs: 400 }));
+    // 52 k targeted so that the rate achieved on a busy machine (printed) stays at or above 50 k.
+    check(await rotationScenario({ rotations: n(100), linesPerSec: 52_000, minIntervalMs: 400 }));
   });
 
   it("agent kill -9 x10 and central kill -9 x10 at seeded random moments", async () => {

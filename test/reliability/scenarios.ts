@@ -200,31 +200,36 @@ export async function killScenario(o: KillOptions): Promise<ScenarioResult> {
     const agents = new Map<string, ManagedProcess>();
     for (const h of hosts) agents.set(h, await env.startAgent(h));
 
-    // Seeded moments in [10 %, 90 %] of the run; the kills run one after another (a central restart waits for it
-    // to consume again), so a kill may come a little later than drawn.
-    const events = [
-      ...Array.from({ length: o.agentKills }, () => ({ kind: "agent" as const, host: hosts[Math.floor(rnd() * 2)]! })),
-      ...Array.from({ length: o.centralKills }, () => ({ kind: "central" as const, host: "" })),
-    ]
-      .map((e) => ({ ...e, atMs: Math.round(o.durationMs * (0.1 + 0.8 * rnd())) }))
-      .sort((a, b) => a.atMs - b.atMs);
+    // Seeded moments in [10 %, 90 %] of the run. Agent kills and central kills run as two independent sequences
+    // (a central restart waits until it consumes again, and must not hold back an agent kill); within a sequence a
+    // kill may come a little later than drawn.
+    const moments = (count: number) =>
+      Array.from({ length: count }, () => Math.round(o.durationMs * (0.1 + 0.8 * rnd()))).sort((a, b) => a - b);
+    const agentEvents = moments(o.agentKills).map((atMs) => ({ atMs, host: hosts[Math.floor(rnd() * hosts.length)]! }));
+    const centralEvents = moments(o.centralKills);
     const t0 = Date.now();
-    let chaosDone = false;
-    let chaosError: unknown = null;
     const done: string[] = [];
-    const chaos = (async () => {
-      for (const e of events) {
-        await sleep(e.atMs - (Date.now() - t0));
-        if (e.kind === "agent") {
+    const stamp = (what: string) => done.push(`${what}@${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    let chaosError: unknown = null;
+    let chaosDone = false;
+    const chaos = Promise.all([
+      (async () => {
+        for (const e of agentEvents) {
+          await sleep(e.atMs - (Date.now() - t0));
           await agents.get(e.host)!.kill9();
+          stamp(e.host);
           agents.set(e.host, await env.startAgent(e.host));
-        } else {
+        }
+      })(),
+      (async () => {
+        for (const atMs of centralEvents) {
+          await sleep(atMs - (Date.now() - t0));
           await central.kill9();
+          stamp("central");
           central = await env.startCentral();
         }
-        done.push(`${e.kind === "agent" ? e.host : "central"}@${((Date.now() - t0) / 1000).toFixed(1)}s`);
-      }
-    })()
+      })(),
+    ])
       .catch((error: unknown) => {
         chaosError = error;
       })

@@ -154,7 +154,7 @@ export interface WriteLiveResult {
 
 /**
  * Appends lines at the target rate (per source) with event time = now, in one write per source and tick, until
- * `until` says stop. A tick that falls behind catches up by at most one second of lines, so a stalled machine
+ * `until` says stop. A tick that falls behind catches up by at most five seconds of lines, so a stalled machine
  * lowers the achieved rate (reported) rather than writing one giant burst.
  */
 export async function writeLive(o: WriteLiveOptions): Promise<WriteLiveResult> {
@@ -171,8 +171,8 @@ export async function writeLive(o: WriteLiveOptions): Promise<WriteLiveResult> {
     const due = Math.floor((o.linesPerSec * elapsed) / 1000);
     const now = Date.now();
     o.sources.forEach((s, i) => {
-      // More than a second behind: the rest of the backlog is skipped, not burst out.
-      if (due - written[i]! > o.linesPerSec) written[i] = due - o.linesPerSec;
+      // More than five seconds behind (a stalled machine): the rest of the backlog is skipped, not burst out.
+      if (due - written[i]! > 5 * o.linesPerSec) written[i] = due - 5 * o.linesPerSec;
       const n = due - written[i]!;
       if (n <= 0) return;
       written[i] = due;

@@ -13,7 +13,11 @@ const reason = (value: Uint8Array | null, now = T) => {
 
 describe("record decoding", () => {
   it("decodes a valid partial", () => {
-    const r = decodeRecord(encodePartial(partialOf({ host: "web-1", windowStartMs: T }, [{ status: 404 }])), T, options);
+    const r = decodeRecord(
+      encodePartial(partialOf({ host: "web-1", windowStartMs: T }, [{ status: 404 }])),
+      T,
+      options,
+    );
     expect(r.ok && [r.partial.host, r.partial.requests, r.partial.statusCounts[404]]).toEqual(["web-1", 1, 1]);
   });
 

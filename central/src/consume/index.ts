@@ -10,7 +10,7 @@
  *   whatever offset and metadata the caller decided.
  */
 import type { WindowPartial } from "@rla/protocol";
-import { type Admin, type Consumer, Kafka, logLevel, type SASLOptions } from "kafkajs";
+import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel, type SASLOptions } from "kafkajs";
 import { type CentralConfig, type CentralSecrets, resolveSsl } from "../config.js";
 import { CentralError, CentralErrorCode, toKafkaError } from "../errors.js";
 import { type Logger, rateLimited } from "../logging.js";
@@ -165,7 +165,7 @@ export function createPartialConsumer(options: PartialConsumerOptions): PartialC
     });
   }
 
-  async function handleBatch(payload: import("kafkajs").EachBatchPayload): Promise<void> {
+  async function handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const partition = batch.partition;
     if (halted || !assigned.has(partition)) return;

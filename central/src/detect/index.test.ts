@@ -160,16 +160,25 @@ describe("anomaly detection", () => {
   });
 
   it("never flags traffic under every absolute threshold (property)", () => {
-    const row = fc.record({ requests: fc.integer({ min: 0, max: 5000 }), share: fc.double({ min: 0, max: 0.049, noNaN: true }) });
+    const row = fc.record({
+      requests: fc.integer({ min: 0, max: 5000 }),
+      share: fc.double({ min: 0, max: 0.049, noNaN: true }),
+    });
     fc.assert(
       fc.property(
         fc.array(row, { minLength: 1, maxLength: 5 }),
         fc.array(fc.integer({ min: 1, max: 499 }), { maxLength: 20 }),
-        fc.array(fc.record({ d: fc.integer({ min: 0, max: 99 }), nf: fc.integer({ min: 0, max: 49 }) }), { maxLength: 20 }),
+        fc.array(fc.record({ d: fc.integer({ min: 0, max: 99 }), nf: fc.integer({ min: 0, max: 49 }) }), {
+          maxLength: 20,
+        }),
         (rows, ips, scans) => {
           const d = createDetector({ windowMs: W, allowedLatenessMs: LATENESS, anomalies });
           const f = facts(T, {
-            rows: rows.map((r, i) => ({ host: `h${i}`, requests: r.requests, errors5xx: Math.floor(r.requests * r.share) })),
+            rows: rows.map((r, i) => ({
+              host: `h${i}`,
+              requests: r.requests,
+              errors5xx: Math.floor(r.requests * r.share),
+            })),
             topIps: ips.map((requests, i) => ({ ip: `10.1.0.${i}`, requests })),
             scanCandidates: scans.map((s, i) => ({ ip: `10.2.0.${i}`, distinctUrls: s.d, notFound: s.nf })),
           });

@@ -15,7 +15,12 @@ const anomalies: AnomalyOptions = {
   urlScan: { enabled: true, minDistinctUrls: 100, minNotFound: 50 },
 };
 const options = { windowMs: W, allowedLatenessMs: 120_000, topK: 5, anomalies };
-const mergeOptions = { windowMs: W, allowedLatenessMs: 120_000, agentLivenessMs: 60_000, incompleteFireAfterMs: 15_000 };
+const mergeOptions = {
+  windowMs: W,
+  allowedLatenessMs: 120_000,
+  agentLivenessMs: 60_000,
+  incompleteFireAfterMs: 15_000,
+};
 
 const ok = (n: number, host: string) => Array.from({ length: n }, (_, i) => ({ ip: `10.${host.length}.0.${i % 50}` }));
 
@@ -66,7 +71,9 @@ describe("emitter", () => {
     ]);
     store.apply(rewrite);
     expect(surge(store)).toEqual(["web-1#1"]);
-    const stats = [...store.points.values()].find((p) => p.measurement === "http_stats" && p.tags.host === "all" && p.timeMs === T);
+    const stats = [...store.points.values()].find(
+      (p) => p.measurement === "http_stats" && p.tags.host === "all" && p.timeMs === T,
+    );
     expect(stats?.fields.error_rate).toEqual(float(40 / 2100));
   });
 

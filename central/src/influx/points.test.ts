@@ -9,7 +9,10 @@ import { buildPipelinePoint, buildWindowPoints, deleteStatement, float, type Inf
 
 const T = 1_700_000_000_000;
 
-function pointsFor(records: Parameters<typeof partialOf>[1], extra: Partial<Parameters<typeof buildWindowPoints>[0]> = {}) {
+function pointsFor(
+  records: Parameters<typeof partialOf>[1],
+  extra: Partial<Parameters<typeof buildWindowPoints>[0]> = {},
+) {
   const p = partialOf({ host: "web-1", windowStartMs: T }, records);
   const summary = summarizePartial(p, { topK: 3 });
   return buildWindowPoints({
@@ -82,7 +85,10 @@ describe("point building", () => {
       ["2", { str: "203.0.113.2" }, int(3)],
       ["3", { str: "203.0.113.3" }, int(2)],
     ]);
-    expect(find(points, "top_url", { host: "web-1", rank: "1" })[0]?.fields).toEqual({ url: { str: "/a" }, requests: int(5) });
+    expect(find(points, "top_url", { host: "web-1", rank: "1" })[0]?.fields).toEqual({
+      url: { str: "/a" },
+      requests: int(5),
+    });
   });
 
   it("writes anomalies with type/host/service/rank tags and key/value/threshold/baseline/message fields", () => {
@@ -106,7 +112,13 @@ describe("point building", () => {
       {
         measurement: "anomaly",
         tags: { type: "ip_spike", host: "all", service: "web", rank: "2" },
-        fields: { key: { str: "203.0.113.9" }, value: float(900), threshold: float(500), baseline: float(3), message: { str: "m" } },
+        fields: {
+          key: { str: "203.0.113.9" },
+          value: float(900),
+          threshold: float(500),
+          baseline: float(3),
+          message: { str: "m" },
+        },
         timeMs: T,
       },
     ]);
@@ -135,9 +147,26 @@ describe("point building", () => {
   });
 
   it("serialises to ms-precision line protocol with integer and float fields", () => {
-    const client = createInfluxClient({ url: "http://127.0.0.1:1", token: "", database: "d", retentionPolicy: "r", timeoutMs: 1000, maxLinesPerRequest: 10 });
-    const [line] = client.toLines([buildPipelinePoint("central a", T, { partials: 3, latePartials: 1, droppedLate: 0, duplicates: 2, decodeErrors: 1 })]);
-    expect(line).toBe(`pipeline,instance=central\\ a decode_errors=1i,dropped_late=0i,duplicates=2i,late_partials=1i,partials=3i ${T}`);
+    const client = createInfluxClient({
+      url: "http://127.0.0.1:1",
+      token: "",
+      database: "d",
+      retentionPolicy: "r",
+      timeoutMs: 1000,
+      maxLinesPerRequest: 10,
+    });
+    const [line] = client.toLines([
+      buildPipelinePoint("central a", T, {
+        partials: 3,
+        latePartials: 1,
+        droppedLate: 0,
+        duplicates: 2,
+        decodeErrors: 1,
+      }),
+    ]);
+    expect(line).toBe(
+      `pipeline,instance=central\\ a decode_errors=1i,dropped_late=0i,duplicates=2i,late_partials=1i,partials=3i ${T}`,
+    );
     const [stats] = client.toLines(pointsFor([{ status: 200, latencyUs: 1500 }]).slice(0, 1));
     expect(stats).toMatch(/^http_stats,host=all,service=web .*requests=1i.*rps=0\.1[,\s]/);
     void client.close();

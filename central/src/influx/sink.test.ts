@@ -78,7 +78,12 @@ describe("InfluxDB sink", () => {
     const bad = new CentralError(CentralErrorCode.InfluxRejected, "400 partial write: field type conflict");
     const { client, calls } = fakeClient((call, n) => (call === "write" && n === 0 ? bad : null));
     const errors: boolean[] = [];
-    const sink = createInfluxSink({ client, batchSize: 10, retryOptions: noSleep, onError: (e) => errors.push(e.retriable) });
+    const sink = createInfluxSink({
+      client,
+      batchSize: 10,
+      retryOptions: noSleep,
+      onError: (e) => errors.push(e.retriable),
+    });
     expect(await sink.submit({ deletes: [], points: [point(1)] })).toBe(true);
     expect(await sink.submit({ deletes: [], points: [point(2)] })).toBe(true);
     expect(calls).toEqual(["FAIL write p1", "write p2"]);

@@ -44,7 +44,8 @@ describe("merge engine", () => {
   it("fires a window early once every live agent reported it", () => {
     const e = engineWithPartition();
     let offset = 0;
-    for (const host of ["web-1", "web-2", "web-3"]) e.ingest(0, offset++, partialOf({ host, windowStartMs: win(0) }), win(1));
+    for (const host of ["web-1", "web-2", "web-3"])
+      e.ingest(0, offset++, partialOf({ host, windowStartMs: win(0) }), win(1));
     expect(e.flush(win(1)).emissions.map((x) => [x.windowStartMs, x.kind])).toEqual([[win(0), "early"]]);
 
     e.ingest(0, offset++, partialOf({ host: "web-1", windowStartMs: win(1) }, req(3)), win(2));
@@ -64,7 +65,8 @@ describe("merge engine", () => {
   it("fires an incomplete window incompleteFireAfterMs after its end, recording reported < expected", () => {
     const e = engineWithPartition();
     let offset = 0;
-    for (const host of ["web-1", "web-2", "web-3"]) e.ingest(0, offset++, partialOf({ host, windowStartMs: win(0) }), win(1));
+    for (const host of ["web-1", "web-2", "web-3"])
+      e.ingest(0, offset++, partialOf({ host, windowStartMs: win(0) }), win(1));
     e.flush(win(1));
     e.ingest(0, offset++, partialOf({ host: "web-1", windowStartMs: win(1) }, req(2)), win(2));
     e.ingest(0, offset++, partialOf({ host: "web-2", windowStartMs: win(1) }, req(2)), win(2));
@@ -142,7 +144,10 @@ describe("merge engine", () => {
     const e = createMergeEngine(options);
     const metadata = encodeCommitMetadata(win(5));
     expect(decodeCommitMetadata(metadata)).toBe(win(5));
-    expect(e.assign(3, { offset: 42, metadata }, win(20))).toEqual({ restoredWatermarkMs: win(5), metadataReadable: true });
+    expect(e.assign(3, { offset: 42, metadata }, win(20))).toEqual({
+      restoredWatermarkMs: win(5),
+      metadataReadable: true,
+    });
     expect(e.ingest(3, 42, partialOf({ host: "web-1", windowStartMs: win(4) }), win(20))).toBe("replayed_final");
     const rebuilt = partialOf({ host: "web-1", windowStartMs: win(5) }, req(2));
     expect(e.ingest(3, 43, rebuilt, win(20))).toBe("accepted");
@@ -190,7 +195,9 @@ describe("merge engine", () => {
         let newestEnd = Number.NEGATIVE_INFINITY;
         let committed = 0;
         records.forEach((r, offset) => {
-          const partial = r.poison ? null : partialOf({ host: r.host, windowStartMs: win(r.window), seq: r.seq }, req(1));
+          const partial = r.poison
+            ? null
+            : partialOf({ host: r.host, windowStartMs: win(r.window), seq: r.seq }, req(1));
           const outcome = e.ingest(0, offset, partial, win(50));
           if (outcome === "accepted" || outcome === "late") {
             accepted.push({ offset, endMs: win(r.window) + W });

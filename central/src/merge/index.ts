@@ -279,6 +279,8 @@ export function createMergeEngine(options: MergeOptions): MergeEngine {
         const services = [...w.cells.keys()].sort();
         for (const service of services) {
           const cell = w.cells.get(service)!;
+          // A written, unchanged, open window needs no decision (and no liveness lookup).
+          if (cell.fired && !cell.dirty && !final) continue;
           const expected = expectedAgents(cell, w.startMs);
           const kind = decide(cell, w, final, expected, nowMs);
           if (kind === null) continue;

@@ -42,7 +42,7 @@ export class LivenessRegistry {
     starts.add(windowStartMs);
   }
 
-  /** Hosts of `service` live for the window starting at `windowStartMs`, sorted. */
+  /** Hosts of `service` live for the window starting at `windowStartMs` (in no particular order). */
   live(service: string, windowStartMs: number): string[] {
     const hosts = this.services.get(service);
     if (hosts === undefined) return [];
@@ -56,7 +56,7 @@ export class LivenessRegistry {
         }
       }
     }
-    return out.sort();
+    return out;
   }
 
   /** Forgets reports beyond the horizon; cheap to call often (works at most once per window). */

@@ -168,8 +168,10 @@ export async function runRotationStress(options: RotationStressOptions): Promise
         }
         const rotationsLeft = renames + copytruncates < options.rotations;
         const nextRotationAt = (renames + copytruncates + 1) * rotateEvery;
-        // A gated rotation holds the writer back half a generation at most, so every rotation happens.
-        const limit = rotationsLeft ? nextRotationAt + Math.floor(rotateEvery / 2) : total;
+        // A gated rotation holds the writer back (half a generation into the current one at least), so that every
+        // rotation happens before the writer is done.
+        const halfGeneration = Math.floor(rotateEvery / 2);
+        const limit = rotationsLeft ? Math.max(nextRotationAt, generationStart) + halfGeneration : total;
         const due = Math.min(limit, Math.floor(((performance.now() - started) / 1000) * options.linesPerSecond));
         if (due > written) writeBatch(Math.min(due, written + 5000));
         maybeReopen();

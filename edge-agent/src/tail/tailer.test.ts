@@ -358,6 +358,23 @@ describe("rotation while running", () => {
     expect(h.errors).toEqual([]);
   });
 
+  it("copytruncate refilled to exactly the size we had read is still noticed", async () => {
+    writeFileSync(p("access.log"), numbered(10, 19));
+    const h = start({ globs: [p("access.log")] });
+    const first = await drain(h);
+    copyFileSync(p("access.log"), p("access.log.1"));
+    truncateSync(p("access.log"), 0);
+    appendFileSync(p("access.log"), numbered(20, 29)); // same length as before
+    expect(statSync(p("access.log")).size).toBe(numbered(10, 19).length);
+    const rest = await takeUntil(h, (e) => e.kind === "closed");
+    const all = [...first, ...rest, ...(await drain(h))];
+    expect(linesOf(all).sort()).toEqual(range(10, 29).sort());
+    expect(rest.find((e) => e.kind === "closed")).toMatchObject({
+      fileKey: first[0]!.fileKey,
+      path: p("access.log.1"),
+    });
+  });
+
   it("truncation without a copy: reports the lost partial line and the loss, and reads the new content", async () => {
     writeFileSync(p("access.log"), "line 1\nline 2\nhalf a li");
     const h = start({ globs: [p("access.log")] });

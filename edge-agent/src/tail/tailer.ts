@@ -337,8 +337,17 @@ class FileTailer implements Tailer {
       s.knownSize = size;
       s.lastChangeAt = this.now();
     }
-    if (size < s.readOffset) {
-      if (s.fingerprint) return this.replaced(s);
+    if (s.fingerprint) {
+      // Also when the size looks unchanged: truncated and refilled to the very same length between two polls.
+      let head: string | null;
+      try {
+        head = await this.hashHead(s.fh, s.fingerprint.length);
+      } catch (error) {
+        this.reportIo(s.path, error);
+        return;
+      }
+      if (size < s.readOffset || head !== s.fingerprint.hex) return this.replaced(s);
+    } else if (size < s.readOffset) {
       Object.assign(s, { offset: 0, readOffset: 0, skipping: false }); // nothing of it was emitted
     }
     if (size > s.readOffset) s.maybeMore = true;
@@ -378,6 +387,7 @@ class FileTailer implements Tailer {
       const fp = s.fingerprint!;
       if ((await this.hashHead(file.fh, fp.length).catch(() => null)) === fp.hex) {
         const size = Number((await file.fh.stat({ bigint: true })).size);
+        if (size >= s.readOffset) return; // it changed back meanwhile: nothing to do
         this.onError(
           new AgentError(AgentErrorCode.TailShrunk, `${s.path} shrank from ${s.readOffset} to ${size} bytes`),
         );

@@ -1,10 +1,11 @@
 /**
  * Field decoders shared by every format: each reads one value's byte range into the LogRecord or
- * names why it cannot. Only ip, method and path become strings; numbers and times are read from the
- * bytes directly.
+ * names why it cannot. Only ip, method and path become strings (ip and path only on demand when the
+ * record is a LineRecord, see record.ts); numbers and times are read from the bytes directly.
  */
 import type { LogRecord, RejectReason } from "../model.js";
-import { EscapeDecoder, type Escapes, hashStep, latin1String, StringCache } from "./text.js";
+import { setIpBytes, setPathBytes } from "./record.js";
+import { EscapeDecoder, type Escapes, hashStep, StringCache } from "./text.js";
 import { decodeEpochSeconds, TIME_LOCAL_WIDTH, TimeDecoder } from "./time.js";
 
 /** What a value means to the record. Several variables can mean the same; see `Role`. */
@@ -214,7 +215,7 @@ export class FieldDecoder {
         let at = pos;
         while (at < end && ADDRESS_BYTES[buf[at]!] === 1) at++;
         if (at === pos || at - pos > MAX_ADDRESS) return -1;
-        out.ip = latin1String(buf, pos, at);
+        setIpBytes(out, buf, pos, at);
         return at;
       }
       case Field.TimeLocal:
@@ -277,7 +278,7 @@ export class FieldDecoder {
       case Field.RemoteAddr: {
         if (end === start || end - start > MAX_ADDRESS) return "syntax";
         for (let i = start; i < end; i++) if (ADDRESS_BYTES[buf[i]!] === 0) return "syntax";
-        out.ip = latin1String(buf, start, end);
+        setIpBytes(out, buf, start, end);
         return null;
       }
       case Field.TimeLocal:
@@ -389,7 +390,7 @@ export class FieldDecoder {
     }
     if ((seen & PATH_CONTROL) !== 0) return "binary";
     if (at === start || (at - start === 1 && buf[start] === DASH)) out.path = "";
-    else if (seen === 0) out.path = latin1String(buf, start, at);
+    else if (seen === 0) setPathBytes(out, buf, start, at);
     else out.path = this.escapes.decode(buf, start, at, this.dialect);
     return null;
   }

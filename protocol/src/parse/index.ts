@@ -23,7 +23,8 @@
  * - Speed: values are found by byte scanning of the Buffer, self-delimiting values (address,
  *   numbers, timestamps) are decoded in the same pass, quoted values are skipped with Buffer#indexOf,
  *   `$time_local` date math runs once per minute of log, methods are interned; only ip and path
- *   strings are allocated per line.
+ *   strings are allocated per line, and none when parsing into a `LineRecord` (record.ts), which
+ *   keeps plain ip and path text as byte ranges for `addRecord` to hash.
  */
 import { ProtocolError, ProtocolErrorCode } from "../errors.js";
 import { compileApacheFormat, compileNginxFormat } from "./format.js";
@@ -32,6 +33,7 @@ import type { LineParser } from "./line.js";
 import { PositionalParser } from "./positional.js";
 
 export type { LineParser } from "./line.js";
+export { createLineRecord, LineRecord } from "./record.js";
 
 export const LOG_FORMAT_PRESETS = [
   "nginx_combined",

@@ -62,7 +62,8 @@ import {
   STATUS_CLASSES,
   type StatusClass,
 } from "../model.js";
-import { hashString } from "../sketch/hash.js";
+import { LineRecord } from "../parse/record.js";
+import { hashLatin1, hashString } from "../sketch/hash.js";
 import { compareStrings, HeavyKeys } from "../sketch/heavy-keys.js";
 import { LatencyHistogram } from "../sketch/latency.js";
 
@@ -179,20 +180,43 @@ export function addRecord(p: WindowPartial, rec: LogRecord): void {
   if (rec.latencyUs >= 0) p.latency.record(rec.latencyUs);
   else p.latencyMissing++;
 
+  // A LineRecord's plain ip / path are byte ranges: hashed from the bytes (hashLatin1 equals
+  // hashString of their text), and a string is made only for a key a table stores.
+  const line = rec instanceof LineRecord ? rec : null;
   let urlHash = 0;
-  let path = rec.path;
-  if (path !== "") {
-    if (path.length > MAX_URL_LENGTH) path = path.slice(0, MAX_URL_LENGTH);
-    urlHash = hashString(path);
-    p.urls.add(path, urlHash);
+  let hasPath: boolean;
+  if (line !== null && line.pathEnd >= 0) {
+    const { buf, pathStart } = line;
+    const end = Math.min(line.pathEnd, pathStart + MAX_URL_LENGTH);
+    hasPath = end > pathStart;
+    if (hasPath) {
+      urlHash = hashLatin1(buf, pathStart, end);
+      p.urls.addBytes(buf, pathStart, end, urlHash);
+    }
+  } else {
+    let path = rec.path;
+    hasPath = path !== "";
+    if (hasPath) {
+      if (path.length > MAX_URL_LENGTH) path = path.slice(0, MAX_URL_LENGTH);
+      urlHash = hashString(path);
+      p.urls.add(path, urlHash);
+    }
   }
-  let ip = rec.ip;
-  if (ip === "") return;
-  if (ip.length > MAX_IP_LENGTH) ip = ip.slice(0, MAX_IP_LENGTH);
-  const id = p.ips.add(ip, hashString(ip));
+  let id: number;
+  if (line !== null && line.ipEnd >= 0) {
+    const { buf, ipStart } = line;
+    const end = Math.min(line.ipEnd, ipStart + MAX_IP_LENGTH);
+    if (end === ipStart) return;
+    id = p.ips.addBytes(buf, ipStart, end, hashLatin1(buf, ipStart, end));
+  } else {
+    let ip = rec.ip;
+    if (ip === "") return;
+    if (ip.length > MAX_IP_LENGTH) ip = ip.slice(0, MAX_IP_LENGTH);
+    id = p.ips.add(ip, hashString(ip));
+  }
   if (id < 0) return;
   if (code === 404) p.ips.notFound![id]! += 1;
-  if (path !== "") p.ips.distinct![id]!.add(urlHash);
+  if (hasPath) p.ips.addDistinct(id, urlHash);
 }
 
 export function addReject(p: WindowPartial, reason: RejectReason): void {
@@ -280,7 +304,7 @@ export function statusClassOf(code: number): StatusClass {
 function scanCandidates(ips: HeavyKeys, limit: number, minDistinctUrls: number): ScanCandidate[] {
   const out: ScanCandidate[] = [];
   for (let id = 0; id < ips.size; id++) {
-    const distinctUrls = ips.distinct![id]!.estimate();
+    const distinctUrls = ips.distinctOf(id).estimate();
     if (distinctUrls < minDistinctUrls) continue;
     out.push({ ip: ips.keys[id]!, distinctUrls, notFound: ips.notFound![id]! });
   }

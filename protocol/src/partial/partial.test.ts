@@ -48,7 +48,7 @@ function snapshot(p: WindowPartial) {
       key: t.keys[i],
       count: t.counts[i],
       notFound: t.notFound?.[i],
-      registers: t.distinct?.[i]?.registers ? Array.from(t.distinct[i]!.registers!) : null,
+      registers: t.trackScan ? Array.from(t.distinctOf(i).registers!) : null,
     }))
       .filter((e) => e.count !== 0)
       .sort((a, b) => (a.key! < b.key! ? -1 : 1));

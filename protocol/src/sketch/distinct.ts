@@ -16,15 +16,32 @@ export const HLL_MAX_RANK = 15;
 /** 2^-rank for every register value, so an estimate costs no Math.pow. */
 const INVERSE_POWERS = Float64Array.from({ length: HLL_MAX_RANK + 1 }, (_, r) => 2 ** -r);
 
+/** The register a hash updates: its top HLL_PRECISION bits. */
+export function registerIndex(hash: number): number {
+  return hash >>> (32 - HLL_PRECISION);
+}
+
+/** The value a hash offers its register: 1 + leading zeros of the remaining bits, at most HLL_MAX_RANK. */
+export function registerRank(hash: number): number {
+  return Math.min(Math.clz32(hash << HLL_PRECISION) + 1, HLL_MAX_RANK);
+}
+
 export class DistinctCounter {
-  /** Null until the first value (an empty counter costs no register memory). */
-  registers: Uint8Array | null = null;
+  /**
+   * Null until the first value (an empty counter costs no register memory), unless the owner
+   * passes its own zeroed registers (HeavyKeys keeps all of a table's in one array; see there).
+   * All-zero registers and null mean the same: no value.
+   */
+  registers: Uint8Array | null;
+
+  constructor(registers: Uint8Array | null = null) {
+    this.registers = registers;
+  }
 
   add(hash: number): void {
     const regs = this.registers ?? this.allocate();
-    const index = hash >>> (32 - HLL_PRECISION);
-    const rest = (hash << HLL_PRECISION) >>> 0;
-    const rank = rest === 0 ? HLL_MAX_RANK : Math.min(Math.clz32(rest) + 1, HLL_MAX_RANK);
+    const index = registerIndex(hash);
+    const rank = registerRank(hash);
     if (rank > regs[index]!) regs[index] = rank;
   }
 
@@ -50,16 +67,6 @@ export class DistinctCounter {
     // Linear counting is the better estimator in the small range (Flajolet et al. 2007).
     if (raw <= 2.5 * m && zeros > 0) return Math.round(m * Math.log(m / zeros));
     return Math.round(raw);
-  }
-
-  reset(): void {
-    this.registers?.fill(0);
-  }
-
-  clone(): DistinctCounter {
-    const c = new DistinctCounter();
-    c.registers = this.registers === null ? null : this.registers.slice();
-    return c;
   }
 
   private allocate(): Uint8Array {

@@ -28,6 +28,31 @@ export function hashString(s: string): number {
   return fmix32(h ^ (n * 2));
 }
 
+/**
+ * `hashString` of the latin1 text of `buf[start, end)`, computed from the bytes: a latin1 character's
+ * UTF-16 code unit is its byte, so the words are the same. Lets aggregation hash a key without
+ * making its string.
+ */
+export function hashLatin1(buf: Uint8Array, start: number, end: number): number {
+  let h = 0;
+  let i = start;
+  for (; i + 1 < end; i += 2) {
+    let k = buf[i]! | (buf[i + 1]! << 16);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (i < end) {
+    let k = buf[i]!;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+  }
+  return fmix32(h ^ ((end - start) * 2));
+}
+
 /** murmur3's 32-bit finaliser; returns an unsigned 32-bit integer. */
 export function fmix32(x: number): number {
   let h = x ^ (x >>> 16);

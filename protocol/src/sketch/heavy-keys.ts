@@ -1,5 +1,6 @@
+import { latin1String } from "../parse/text.js";
 import { CMS_DEFAULT_DEPTH, CMS_DEFAULT_WIDTH, CountMinSketch } from "./count-min.js";
-import { DistinctCounter } from "./distinct.js";
+import { DistinctCounter, HLL_REGISTERS, registerIndex, registerRank } from "./distinct.js";
 
 /**
  * Per-key request counts with bounded memory: exact while few keys, heavy hitters + count-min after.
@@ -19,7 +20,12 @@ import { DistinctCounter } from "./distinct.js";
  * key promoted in sketch mode it covers the requests since promotion (a lower bound).
  *
  * Memory: entry arrays start at 16 entries and double up to `capacity`; the count-min sketch
- * (4096 x 4 x 4 B = 64 KB) and the heap exist only in sketch mode.
+ * (4096 x 4 x 4 B = 64 KB) and the heap exist only in sketch mode. With `trackScan`, the entries'
+ * distinct-URL registers are slices of one array that grows with the entry arrays (256 B per entry),
+ * so a new or evicted key allocates nothing for them; `distinctOf` gives a DistinctCounter view.
+ *
+ * Hot path: `addBytes` takes a key as latin1 bytes of a buffer (see parse/record.ts), compares them
+ * with the held keys' characters and makes the key's string only when it stores the key.
  *
  * Merge: exact + exact stays exact while the union fits. Otherwise the result is in sketch mode: the
  * count-min sketches add (materialised from exact counts where needed); candidates are the union, a
@@ -55,13 +61,20 @@ export class HeavyKeys {
   hashes: Uint32Array;
   counts: Float64Array;
   notFound: Float64Array | null;
-  readonly distinct: DistinctCounter[] | null;
+  /** The distinct-URL registers of every entry (trackScan), entry id `i` at `[i * 256, (i + 1) * 256)`. */
+  private scanRegisters: Uint8Array;
+  /** Entry ids below this may have been used (their scan data may be non-zero). */
+  private usedIds = 0;
   /** Null while exact. Held keys' increments since promotion wait in `pending` (see `add`). */
   private cms: CountMinSketch | null = null;
   private pending: Float64Array;
 
-  /** Open-addressing table of entry id + 1 (0 = empty), linear probing, load <= 1/2. */
+  /**
+   * Open-addressing table, linear probing, load <= 1/2: slot i is `slots[2i]` = entry id + 1 (0 =
+   * empty) and `slots[2i + 1]` = the entry's hash, so a probe reads one cache line, not two arrays.
+   */
   private slots: Int32Array;
+  /** Slot count - 1. */
   private mask: number;
   /** Min-heap of entry ids by count and each id's heap position; allocated on entering sketch mode. */
   private heap = new Int32Array(0);
@@ -74,14 +87,14 @@ export class HeavyKeys {
     this.trackScan = options.trackScan;
     this.cmsWidth = options.cmsWidth ?? CMS_DEFAULT_WIDTH;
     this.cmsDepth = options.cmsDepth ?? CMS_DEFAULT_DEPTH;
-    this.distinct = options.trackScan ? [] : null;
     const entries = Math.min(capacity, INITIAL_ENTRIES);
     this.hashes = new Uint32Array(entries);
     this.counts = new Float64Array(entries);
     this.notFound = options.trackScan ? new Float64Array(entries) : null;
+    this.scanRegisters = new Uint8Array(options.trackScan ? entries * HLL_REGISTERS : 0);
     this.pending = new Float64Array(entries);
-    this.slots = new Int32Array(slotCountFor(entries));
-    this.mask = this.slots.length - 1;
+    this.slots = new Int32Array(2 * slotCountFor(entries));
+    this.mask = (this.slots.length >> 1) - 1;
   }
 
   get exact(): boolean {
@@ -92,11 +105,31 @@ export class HeavyKeys {
   find(key: string, hash: number): number {
     const slots = this.slots;
     const mask = this.mask;
+    const h = hash | 0;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const s = slots[i]!;
+      const s = slots[2 * i]!;
       if (s === 0) return -1;
-      const id = s - 1;
-      if (this.hashes[id]! === hash && this.keys[id]! === key) return id;
+      if (slots[2 * i + 1] === h && this.keys[s - 1]! === key) return s - 1;
+    }
+  }
+
+  /** Entry id of the key spelt by the latin1 bytes `buf[start, end)` (hash: `hashLatin1`), or -1. */
+  findBytes(buf: Buffer, start: number, end: number, hash: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    const length = end - start;
+    const h = hash | 0;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const s = slots[2 * i]!;
+      if (s === 0) return -1;
+      if (slots[2 * i + 1] === h) {
+        const key = this.keys[s - 1]!;
+        if (key.length === length) {
+          let j = 0;
+          while (j < length && key.charCodeAt(j) === buf[start + j]) j++;
+          if (j === length) return s - 1;
+        }
+      }
     }
   }
 
@@ -110,23 +143,56 @@ export class HeavyKeys {
    * are in the sketch whenever it is not held, and pending ones only ever add to other cells.
    */
   add(key: string, hash: number): number {
-    let id = this.find(key, hash);
-    let cms = this.cms;
-    if (id >= 0) {
-      this.counts[id] = this.counts[id]! + 1;
-      if (cms !== null) {
-        this.pending[id] = this.pending[id]! + 1;
-        this.siftDown(this.heapPos[id]!);
-      }
-      return id;
+    const id = this.find(key, hash);
+    return id >= 0 ? this.hit(id) : this.miss(key, hash, EMPTY_BYTES, 0, 0);
+  }
+
+  /**
+   * `add` for the key spelt by the latin1 bytes `buf[start, end)`, whose `hashLatin1` is `hash`
+   * (equal to `hashString` of that text). The key's string is made only if the table stores it.
+   */
+  addBytes(buf: Buffer, start: number, end: number, hash: number): number {
+    const id = this.findBytes(buf, start, end, hash);
+    return id >= 0 ? this.hit(id) : this.miss(null, hash, buf, start, end);
+  }
+
+  /**
+   * Entry `id`'s distinct-value counter (trackScan only): a view of its registers, valid until the
+   * table next changes.
+   */
+  distinctOf(id: number): DistinctCounter {
+    if (!this.trackScan) throw new RangeError("distinctOf: this table keeps no scan data");
+    return new DistinctCounter(this.registersOf(id));
+  }
+
+  /** One more occurrence of the distinct value with hash `hash` for held entry `id` (trackScan only). */
+  addDistinct(id: number, hash: number): void {
+    const regs = this.scanRegisters;
+    const at = id * HLL_REGISTERS + registerIndex(hash);
+    const rank = registerRank(hash);
+    if (rank > regs[at]!) regs[at] = rank;
+  }
+
+  private hit(id: number): number {
+    this.counts[id] = this.counts[id]! + 1;
+    if (this.cms !== null) {
+      this.pending[id] = this.pending[id]! + 1;
+      this.siftDown(this.heapPos[id]!);
     }
+    return id;
+  }
+
+  /** A key the table does not hold: `key`, or when null the latin1 text of `buf[start, end)`. */
+  private miss(key: string | null, hash: number, buf: Buffer, start: number, end: number): number {
+    let cms = this.cms;
     if (cms === null) {
-      if (this.size < this.capacity) return this.insert(key, hash, 1);
+      if (this.size < this.capacity) return this.insert(key ?? latin1String(buf, start, end), hash, 1);
       cms = this.enterSketchMode();
     }
     const estimate = cms.add(hash, 1);
+    let id: number;
     if (this.size < this.capacity) {
-      id = this.insert(key, hash, estimate);
+      id = this.insert(key ?? latin1String(buf, start, end), hash, estimate);
       this.heapPush(id);
       return id;
     }
@@ -135,7 +201,7 @@ export class HeavyKeys {
     if (this.pending[id]! > 0) cms.add(this.hashes[id]!, this.pending[id]!);
     this.pending[id] = 0;
     this.unlink(id);
-    this.keys[id] = key;
+    this.keys[id] = key ?? latin1String(buf, start, end);
     this.hashes[id] = hash;
     this.counts[id] = estimate;
     this.resetScan(id);
@@ -178,7 +244,7 @@ export class HeavyKeys {
     this.counts[id] = this.counts[id]! + count;
     if (this.cms !== null) this.siftDown(this.heapPos[id]!);
     if (this.notFound !== null) this.notFound[id] = this.notFound[id]! + notFound;
-    if (this.distinct !== null && distinct !== null) this.distinct[id]!.merge(distinct);
+    if (this.trackScan && distinct !== null) this.distinctOf(id).merge(distinct);
   }
 
   /** Puts a decoded count-min sketch in place (switches an empty table to sketch mode). */
@@ -227,18 +293,18 @@ export class HeavyKeys {
     const hashes: number[] = [];
     const counts: number[] = [];
     const notFound: number[] = [];
-    const distinct: DistinctCounter[] = [];
+    /** Register copies: the rebuild below reassigns entry ids, and with them the register slices. */
+    const distinct: Uint8Array[] = [];
     for (let id = 0; id < this.size; id++) {
       const key = this.keys[id]!;
       const hash = this.hashes[id]!;
       const j = from.find(key, hash);
       let count = this.counts[id]!;
       let nf = this.notFound?.[id] ?? 0;
-      const d = this.distinct?.[id];
       if (j >= 0) {
         count += from.counts[j]!;
         nf += from.notFound?.[j] ?? 0;
-        if (d !== undefined && from.distinct !== null) d.merge(from.distinct[j]!);
+        if (this.trackScan) this.distinctOf(id).merge(from.distinctOf(j));
       } else if (fromCms !== null) {
         count += fromCms.estimate(hash);
       }
@@ -246,7 +312,7 @@ export class HeavyKeys {
       hashes.push(hash);
       counts.push(count);
       notFound.push(nf);
-      if (d !== undefined) distinct.push(d);
+      if (this.trackScan) distinct.push(this.registersOf(id).slice());
     }
     for (let j = 0; j < from.size; j++) {
       const key = from.keys[j]!;
@@ -256,7 +322,7 @@ export class HeavyKeys {
       hashes.push(hash);
       counts.push(from.counts[j]! + (intoCms === null ? 0 : intoCms.estimate(hash)));
       notFound.push(from.notFound?.[j] ?? 0);
-      if (from.distinct !== null) distinct.push(from.distinct[j]!.clone());
+      if (this.trackScan) distinct.push(from.registersOf(j).slice());
     }
     merged.merge(fromCms ?? from.materialize());
     for (let i = 0; i < counts.length; i++) counts[i] = Math.min(counts[i]!, merged.estimate(hashes[i]!));
@@ -268,13 +334,12 @@ export class HeavyKeys {
     this.slots.fill(0);
     this.size = 0;
     this.keys.length = 0;
-    if (this.distinct !== null) this.distinct.length = 0;
     this.cms = merged;
     this.allocateHeap();
     for (const i of order) {
       const id = this.insert(keys[i]!, hashes[i]!, counts[i]!);
       if (this.notFound !== null) this.notFound[id] = notFound[i]!;
-      if (this.distinct !== null) this.distinct[id] = distinct[i]!;
+      if (this.trackScan) this.scanRegisters.set(distinct[i]!, id * HLL_REGISTERS);
     }
     for (let id = 0; id < this.size; id++) {
       this.heap[id] = id;
@@ -321,12 +386,16 @@ export class HeavyKeys {
 
   private mergeScan(id: number, from: HeavyKeys, j: number): void {
     if (this.notFound !== null && from.notFound !== null) this.notFound[id] = this.notFound[id]! + from.notFound[j]!;
-    if (this.distinct !== null && from.distinct !== null) this.distinct[id]!.merge(from.distinct[j]!);
+    if (this.trackScan) this.distinctOf(id).merge(from.distinctOf(j));
+  }
+
+  private registersOf(id: number): Uint8Array {
+    return this.scanRegisters.subarray(id * HLL_REGISTERS, (id + 1) * HLL_REGISTERS);
   }
 
   private resetScan(id: number): void {
     if (this.notFound !== null) this.notFound[id] = 0;
-    if (this.distinct !== null) this.distinct[id]!.reset();
+    if (this.trackScan) this.scanRegisters.fill(0, id * HLL_REGISTERS, (id + 1) * HLL_REGISTERS);
   }
 
   private insert(key: string, hash: number, count: number): number {
@@ -336,11 +405,9 @@ export class HeavyKeys {
     this.hashes[id] = hash;
     this.counts[id] = count;
     this.pending[id] = 0;
-    if (this.notFound !== null) this.notFound[id] = 0;
-    if (this.distinct !== null) {
-      if (this.distinct[id] === undefined) this.distinct[id] = new DistinctCounter();
-      else this.distinct[id]!.reset();
-    }
+    // Scan data past every id used so far is still zero (fresh from the constructor or grow).
+    if (id < this.usedIds) this.resetScan(id);
+    else this.usedIds = id + 1;
     this.link(id, hash);
     return id;
   }
@@ -362,8 +429,13 @@ export class HeavyKeys {
       notFound.set(this.notFound);
       this.notFound = notFound;
     }
-    this.slots = new Int32Array(slotCountFor(entries));
-    this.mask = this.slots.length - 1;
+    if (this.trackScan) {
+      const registers = new Uint8Array(entries * HLL_REGISTERS);
+      registers.set(this.scanRegisters);
+      this.scanRegisters = registers;
+    }
+    this.slots = new Int32Array(2 * slotCountFor(entries));
+    this.mask = (this.slots.length >> 1) - 1;
     for (let id = 0; id < this.size; id++) this.link(id, this.hashes[id]!);
   }
 
@@ -375,10 +447,12 @@ export class HeavyKeys {
   }
 
   private link(id: number, hash: number): void {
+    const slots = this.slots;
     const mask = this.mask;
     let i = hash & mask;
-    while (this.slots[i]! !== 0) i = (i + 1) & mask;
-    this.slots[i] = id + 1;
+    while (slots[2 * i]! !== 0) i = (i + 1) & mask;
+    slots[2 * i] = id + 1;
+    slots[2 * i + 1] = hash;
   }
 
   /** Removes `id` from the probe table (backward-shift deletion keeps probe chains intact). */
@@ -386,17 +460,18 @@ export class HeavyKeys {
     const slots = this.slots;
     const mask = this.mask;
     let i = this.hashes[id]! & mask;
-    while (slots[i]! !== id + 1) i = (i + 1) & mask;
-    for (let j = (i + 1) & mask; slots[j]! !== 0; j = (j + 1) & mask) {
-      const home = this.hashes[slots[j]! - 1]! & mask;
+    while (slots[2 * i]! !== id + 1) i = (i + 1) & mask;
+    for (let j = (i + 1) & mask; slots[2 * j]! !== 0; j = (j + 1) & mask) {
+      const home = slots[2 * j + 1]! & mask;
       // Move slots[j] back to the hole at i unless its home lies cyclically in (i, j].
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!inRange) {
-        slots[i] = slots[j]!;
+        slots[2 * i] = slots[2 * j]!;
+        slots[2 * i + 1] = slots[2 * j + 1]!;
         i = j;
       }
     }
-    slots[i] = 0;
+    slots[2 * i] = 0;
   }
 
   private heapPush(id: number): void {
@@ -439,6 +514,7 @@ export class HeavyKeys {
 }
 
 const INITIAL_ENTRIES = 16;
+const EMPTY_BYTES = Buffer.alloc(0);
 
 /** Probe-table size for `entries` entries: a power of two with load factor <= 1/2. */
 function slotCountFor(entries: number): number {

@@ -153,10 +153,10 @@ function encodeHeavyKeys(t: HeavyKeys, keep: number): Record<string, unknown> {
     k: ids.map((id) => t.keys[id]!),
     c: ids.map((id) => t.counts[id]!),
   };
-  if (t.notFound !== null && t.distinct !== null) {
-    const { notFound, distinct } = t;
+  if (t.notFound !== null) {
+    const { notFound } = t;
     out.nf = ids.map((id) => notFound[id]!);
-    out.d = ids.map((id) => encodeDistinct(distinct[id]!));
+    out.d = ids.map((id) => encodeDistinct(t.distinctOf(id)));
   }
   const cms = t.exact && keep >= t.size ? null : t.countMinSketch();
   if (cms !== null) {
