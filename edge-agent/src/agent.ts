@@ -2,8 +2,10 @@
  * Wiring: tail → parse → window → outbox → Kafka, plus checkpoint compaction, metrics and shutdown.
  *
  * Two loops share the event loop and never interleave inside a step (every step is synchronous):
- * - the reader pulls tailer events, splits `lines` chunks on "\n", parses each line into one reused LogRecord
- *   and hands it to the windower; when the event clock passes a window's close point it commits;
+ * - the reader pulls tailer events, splits `lines` chunks on "\n", parses each line into one reused LineRecord
+ *   (a LogRecord whose ip / path stay byte ranges of the chunk, so aggregation makes no string for a key it
+ *   already holds) and hands it to the windower, which folds it in before the next line; when the event
+ *   clock passes a window's close point it commits;
  * - the ticker runs a close check every `tickMs` of wall time (idle close, heartbeats, supplements).
  * A commit is `collect()` → encode → outbox append (fsync); every `checkpointEveryRecords` records the committed
  * state is compacted into checkpoint.json. While the outbox holds `maxSpoolBytes` unacknowledged bytes the reader
@@ -12,12 +14,11 @@
 import { mkdirSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  createLineRecord,
   createParser,
-  emptyLogRecord,
   encodePartial,
   type LineParser,
   type LogFormatSpec,
-  type LogRecord,
 } from "@rla/protocol";
 import type { Logger } from "pino";
 import { lockStateDir, readCheckpoint, writeCheckpoint } from "./checkpoint/index.js";
@@ -69,7 +70,7 @@ export class Agent {
   private readonly tailer: Tailer;
   private readonly parsers = new Map<string, LineParser>();
   private readonly format: LogFormatSpec;
-  private readonly record: LogRecord = emptyLogRecord();
+  private readonly record = createLineRecord();
   private metricsServer: MetricsServer | null = null;
   private idle = false;
   private onIdle: (() => void) | null = null;

@@ -220,8 +220,7 @@ export class FieldDecoder {
       }
       case Field.TimeLocal:
         if (pos + TIME_LOCAL_WIDTH > end) return -1;
-        out.timeMs = this.time.local(buf, pos, pos + TIME_LOCAL_WIDTH);
-        return Number.isNaN(out.timeMs) ? -1 : pos + TIME_LOCAL_WIDTH;
+        return this.time.local(buf, pos, pos + TIME_LOCAL_WIDTH, out) ? pos + TIME_LOCAL_WIDTH : -1;
       case Field.TimeIso8601:
       case Field.Msec: {
         let at = pos;
@@ -282,14 +281,11 @@ export class FieldDecoder {
         return null;
       }
       case Field.TimeLocal:
-        out.timeMs = this.time.local(buf, start, end);
-        return Number.isNaN(out.timeMs) ? "bad_time" : null;
+        return this.time.local(buf, start, end, out) ? null : "bad_time";
       case Field.TimeIso8601:
-        out.timeMs = this.time.iso8601(buf, start, end);
-        return Number.isNaN(out.timeMs) ? "bad_time" : null;
+        return this.time.iso8601(buf, start, end, out) ? null : "bad_time";
       case Field.Msec:
-        out.timeMs = decodeEpochSeconds(buf, start, end);
-        return Number.isNaN(out.timeMs) ? "bad_time" : null;
+        return decodeEpochSeconds(buf, start, end, out) ? null : "bad_time";
       case Field.Request:
         return this.requestLine(buf, start, end, out);
       case Field.Method:

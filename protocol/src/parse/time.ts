@@ -5,8 +5,11 @@
  * A log holds thousands of lines per second with the same date and minute, so each decoder keeps the
  * minute prefix it saw last and its UTC value: the calendar math and month-name lookup run once per
  * minute of log, and a hit costs one comparison of the prefix bytes. Seconds and the zone offset are
- * read from every line. Every method returns NaN when the text is not a valid timestamp.
+ * read from every line. Every decoder writes the record's `timeMs` (NaN when the text is not a valid
+ * timestamp) and returns whether it is valid: epoch milliseconds are not small integers, so a returned
+ * value would be boxed into a new heap number on every line.
  */
+import type { LogRecord } from "../model.js";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -47,15 +50,14 @@ export class TimeDecoder {
   private viewBuf: Buffer | null = null;
 
   /** `$time_local`: exactly `dd/Mon/yyyy:HH:MM:SS ±hhmm`. */
-  local(buf: Buffer, start: number, end: number): number {
-    if (end - start !== TIME_LOCAL_WIDTH) return Number.NaN;
+  local(buf: Buffer, start: number, end: number, out: LogRecord): boolean {
+    if (end - start !== TIME_LOCAL_WIDTH) return invalid(out);
     if (buf !== this.viewBuf) {
       this.viewBuf = buf;
       this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     const view = this.view!;
     const words = this.localWords;
-    let minuteMs = this.localMinuteMs;
     // Minute digits first: they are what changes between cache misses.
     if (
       view.getInt32(start + 12, true) !== words[3] ||
@@ -64,16 +66,19 @@ export class TimeDecoder {
       view.getInt32(start + 4, true) !== words[1] ||
       view.getInt32(start, true) !== words[0]
     ) {
-      minuteMs = this.localMinute(buf, start);
-      if (!Number.isNaN(minuteMs)) {
-        for (let i = 0; i < 4; i++) words[i] = view.getInt32(start + 4 * i, true);
-      }
+      if (Number.isNaN(this.localMinute(buf, start))) return invalid(out);
+      for (let i = 0; i < 4; i++) words[i] = view.getInt32(start + 4 * i, true);
     }
-    if (buf[start + 17] !== 0x3a || buf[start + 20] !== 0x20) return Number.NaN;
+    // Read from the field after the miss branch, not merged with the call's (boxed) result, so the
+    // optimised code keeps it an unboxed double instead of allocating a heap number per line.
+    const minuteMs = this.localMinuteMs;
+    if (buf[start + 17] !== 0x3a || buf[start + 20] !== 0x20) return invalid(out);
     const second = twoDigits(buf, start + 18);
     const offsetMs = zoneOffsetMs(buf, start + 21, false);
-    if (!(second <= 60)) return Number.NaN;
-    return minuteMs + second * 1000 - offsetMs;
+    if (!(second <= 60)) return invalid(out);
+    const timeMs = minuteMs + second * 1000 - offsetMs;
+    out.timeMs = timeMs;
+    return !Number.isNaN(timeMs);
   }
 
   /** On a bad prefix the cache is left as it was: key and value only ever change together. */
@@ -92,19 +97,20 @@ export class TimeDecoder {
   }
 
   /** `$time_iso8601`: `yyyy-mm-ddTHH:MM:SS` + optional fraction + `Z`, `±hh:mm` or `±hhmm`. */
-  iso8601(buf: Buffer, start: number, end: number): number {
-    if (end - start < 20) return Number.NaN;
+  iso8601(buf: Buffer, start: number, end: number, out: LogRecord): boolean {
+    if (end - start < 20) return invalid(out);
     const key = this.isoKey;
-    let minuteMs = this.isoMinuteMs;
     for (let i = ISO_PREFIX - 1; i >= 0; i--) {
       if (buf[start + i] !== key[i]) {
-        minuteMs = this.isoMinute(buf, start);
+        if (Number.isNaN(this.isoMinute(buf, start))) return invalid(out);
         break;
       }
     }
-    if (buf[start + 16] !== 0x3a) return Number.NaN;
+    // After the miss branch, like `local`.
+    const minuteMs = this.isoMinuteMs;
+    if (buf[start + 16] !== 0x3a) return invalid(out);
     const second = twoDigits(buf, start + 17);
-    if (!(second <= 60)) return Number.NaN;
+    if (!(second <= 60)) return invalid(out);
     let at = start + 19;
     let fractionMs = 0;
     if (buf[at] === 0x2e) {
@@ -116,7 +122,7 @@ export class TimeDecoder {
         scale /= 10;
         at++;
       }
-      if (at === digitsStart) return Number.NaN;
+      if (at === digitsStart) return invalid(out);
       fractionMs = Math.floor(fractionMs);
     }
     let offsetMs: number;
@@ -127,9 +133,11 @@ export class TimeDecoder {
     } else if (at + 5 === end) {
       offsetMs = zoneOffsetMs(buf, at, false);
     } else {
-      return Number.NaN;
+      return invalid(out);
     }
-    return minuteMs + second * 1000 + fractionMs - offsetMs;
+    const timeMs = minuteMs + second * 1000 + fractionMs - offsetMs;
+    out.timeMs = timeMs;
+    return !Number.isNaN(timeMs);
   }
 
   private isoMinute(buf: Buffer, start: number): number {
@@ -150,6 +158,11 @@ export class TimeDecoder {
   }
 }
 
+function invalid(out: LogRecord): false {
+  out.timeMs = Number.NaN;
+  return false;
+}
+
 /** `±hhmm`, or `±hh:mm` when `colon`; NaN unless hours ≤ 23 and minutes ≤ 59. */
 function zoneOffsetMs(buf: Buffer, at: number, colon: boolean): number {
   const sign = buf[at] === 0x2b ? 1 : buf[at] === 0x2d ? -1 : Number.NaN;
@@ -160,7 +173,7 @@ function zoneOffsetMs(buf: Buffer, at: number, colon: boolean): number {
 }
 
 /** `$msec`: seconds since the epoch with an optional fraction (`1700000000.123`). */
-export function decodeEpochSeconds(buf: Buffer, start: number, end: number): number {
+export function decodeEpochSeconds(buf: Buffer, start: number, end: number, out: LogRecord): boolean {
   let at = start;
   let seconds = 0;
   while (at < end && at - start < 12) {
@@ -169,7 +182,7 @@ export function decodeEpochSeconds(buf: Buffer, start: number, end: number): num
     seconds = seconds * 10 + d;
     at++;
   }
-  if (at === start) return Number.NaN;
+  if (at === start) return invalid(out);
   let ms = seconds * 1000;
   if (at < end && buf[at] === 0x2e) {
     at++;
@@ -177,12 +190,14 @@ export function decodeEpochSeconds(buf: Buffer, start: number, end: number): num
     const digitsStart = at;
     while (at < end) {
       const d = buf[at]! - 0x30;
-      if (d < 0 || d > 9) return Number.NaN;
+      if (d < 0 || d > 9) return invalid(out);
       ms += d * scale;
       scale /= 10;
       at++;
     }
-    if (at === digitsStart) return Number.NaN;
+    if (at === digitsStart) return invalid(out);
   }
-  return at === end ? Math.floor(ms) : Number.NaN;
+  if (at !== end) return invalid(out);
+  out.timeMs = Math.floor(ms);
+  return true;
 }

@@ -63,7 +63,7 @@ import {
   type StatusClass,
 } from "../model.js";
 import { LineRecord } from "../parse/record.js";
-import { hashLatin1, hashString } from "../sketch/hash.js";
+import { hashLatin1Int32, hashString, hashStringInt32 } from "../sketch/hash.js";
 import { compareStrings, HeavyKeys } from "../sketch/heavy-keys.js";
 import { LatencyHistogram } from "../sketch/latency.js";
 
@@ -180,8 +180,8 @@ export function addRecord(p: WindowPartial, rec: LogRecord): void {
   if (rec.latencyUs >= 0) p.latency.record(rec.latencyUs);
   else p.latencyMissing++;
 
-  // A LineRecord's plain ip / path are byte ranges: hashed from the bytes (hashLatin1 equals
-  // hashString of their text), and a string is made only for a key a table stores.
+  // A LineRecord's plain ip / path are byte ranges: hashed from the bytes (hashLatin1Int32 equals
+  // hashStringInt32 of their text), and a string is made only for a key a table stores.
   const line = rec instanceof LineRecord ? rec : null;
   let urlHash = 0;
   let hasPath: boolean;
@@ -190,7 +190,7 @@ export function addRecord(p: WindowPartial, rec: LogRecord): void {
     const end = Math.min(line.pathEnd, pathStart + MAX_URL_LENGTH);
     hasPath = end > pathStart;
     if (hasPath) {
-      urlHash = hashLatin1(buf, pathStart, end);
+      urlHash = hashLatin1Int32(buf, pathStart, end);
       p.urls.addBytes(buf, pathStart, end, urlHash);
     }
   } else {
@@ -198,7 +198,7 @@ export function addRecord(p: WindowPartial, rec: LogRecord): void {
     hasPath = path !== "";
     if (hasPath) {
       if (path.length > MAX_URL_LENGTH) path = path.slice(0, MAX_URL_LENGTH);
-      urlHash = hashString(path);
+      urlHash = hashStringInt32(path);
       p.urls.add(path, urlHash);
     }
   }
@@ -207,12 +207,12 @@ export function addRecord(p: WindowPartial, rec: LogRecord): void {
     const { buf, ipStart } = line;
     const end = Math.min(line.ipEnd, ipStart + MAX_IP_LENGTH);
     if (end === ipStart) return;
-    id = p.ips.addBytes(buf, ipStart, end, hashLatin1(buf, ipStart, end));
+    id = p.ips.addBytes(buf, ipStart, end, hashLatin1Int32(buf, ipStart, end));
   } else {
     let ip = rec.ip;
     if (ip === "") return;
     if (ip.length > MAX_IP_LENGTH) ip = ip.slice(0, MAX_IP_LENGTH);
-    id = p.ips.add(ip, hashString(ip));
+    id = p.ips.add(ip, hashStringInt32(ip));
   }
   if (id < 0) return;
   if (code === 404) p.ips.notFound![id]! += 1;

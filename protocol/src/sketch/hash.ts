@@ -8,6 +8,15 @@
  * it is a wire-format change.
  */
 export function hashString(s: string): number {
+  return hashStringInt32(s) >>> 0;
+}
+
+/**
+ * `hashString` as a signed 32-bit integer (the same bits). The tables and sketches use only the bits,
+ * and V8 keeps an int32 unboxed where an unsigned value above 2^31 becomes a new heap number each
+ * time it crosses a call, so the hot path passes hashes in this form.
+ */
+export function hashStringInt32(s: string): number {
   const n = s.length;
   let h = 0;
   let i = 0;
@@ -25,15 +34,15 @@ export function hashString(s: string): number {
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, 0x1b873593);
   }
-  return fmix32(h ^ (n * 2));
+  return fmix32(h ^ (n * 2)) | 0;
 }
 
 /**
- * `hashString` of the latin1 text of `buf[start, end)`, computed from the bytes: a latin1 character's
- * UTF-16 code unit is its byte, so the words are the same. Lets aggregation hash a key without
- * making its string.
+ * `hashStringInt32` of the latin1 text of `buf[start, end)`, computed from the bytes: a latin1
+ * character's UTF-16 code unit is its byte, so the words are the same. Lets aggregation hash a key
+ * without making its string.
  */
-export function hashLatin1(buf: Uint8Array, start: number, end: number): number {
+export function hashLatin1Int32(buf: Uint8Array, start: number, end: number): number {
   let h = 0;
   let i = start;
   for (; i + 1 < end; i += 2) {
@@ -50,7 +59,7 @@ export function hashLatin1(buf: Uint8Array, start: number, end: number): number 
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, 0x1b873593);
   }
-  return fmix32(h ^ ((end - start) * 2));
+  return fmix32(h ^ ((end - start) * 2)) | 0;
 }
 
 /** murmur3's 32-bit finaliser; returns an unsigned 32-bit integer. */

@@ -58,7 +58,8 @@ export class HeavyKeys {
    * window with few keys stays small), so read them through the table; do not keep references.
    */
   readonly keys: string[] = [];
-  hashes: Uint32Array;
+  /** Key hashes as signed 32-bit integers (hashStringInt32); methods take either form of a hash. */
+  hashes: Int32Array;
   counts: Float64Array;
   notFound: Float64Array | null;
   /** The distinct-URL registers of every entry (trackScan), entry id `i` at `[i * 256, (i + 1) * 256)`. */
@@ -88,7 +89,7 @@ export class HeavyKeys {
     this.cmsWidth = options.cmsWidth ?? CMS_DEFAULT_WIDTH;
     this.cmsDepth = options.cmsDepth ?? CMS_DEFAULT_DEPTH;
     const entries = Math.min(capacity, INITIAL_ENTRIES);
-    this.hashes = new Uint32Array(entries);
+    this.hashes = new Int32Array(entries);
     this.counts = new Float64Array(entries);
     this.notFound = options.trackScan ? new Float64Array(entries) : null;
     this.scanRegisters = new Uint8Array(options.trackScan ? entries * HLL_REGISTERS : 0);
@@ -113,7 +114,7 @@ export class HeavyKeys {
     }
   }
 
-  /** Entry id of the key spelt by the latin1 bytes `buf[start, end)` (hash: `hashLatin1`), or -1. */
+  /** Entry id of the key spelt by the latin1 bytes `buf[start, end)` (hash: `hashLatin1Int32`), or -1. */
   findBytes(buf: Buffer, start: number, end: number, hash: number): number {
     const slots = this.slots;
     const mask = this.mask;
@@ -143,17 +144,19 @@ export class HeavyKeys {
    * are in the sketch whenever it is not held, and pending ones only ever add to other cells.
    */
   add(key: string, hash: number): number {
-    const id = this.find(key, hash);
-    return id >= 0 ? this.hit(id) : this.miss(key, hash, EMPTY_BYTES, 0, 0);
+    const h = hash | 0;
+    const id = this.find(key, h);
+    return id >= 0 ? this.hit(id) : this.miss(key, h, EMPTY_BYTES, 0, 0);
   }
 
   /**
-   * `add` for the key spelt by the latin1 bytes `buf[start, end)`, whose `hashLatin1` is `hash`
-   * (equal to `hashString` of that text). The key's string is made only if the table stores it.
+   * `add` for the key spelt by the latin1 bytes `buf[start, end)`, whose `hashLatin1Int32` is `hash`
+   * (equal to the hash of that text). The key's string is made only if the table stores it.
    */
   addBytes(buf: Buffer, start: number, end: number, hash: number): number {
-    const id = this.findBytes(buf, start, end, hash);
-    return id >= 0 ? this.hit(id) : this.miss(null, hash, buf, start, end);
+    const h = hash | 0;
+    const id = this.findBytes(buf, start, end, h);
+    return id >= 0 ? this.hit(id) : this.miss(null, h, buf, start, end);
   }
 
   /**
@@ -212,7 +215,7 @@ export class HeavyKeys {
 
   /** Estimated occurrences of `key`: exact in exact mode, an upper bound within εN in sketch mode. */
   estimate(key: string, hash: number): number {
-    const id = this.find(key, hash);
+    const id = this.find(key, hash | 0);
     if (this.cms === null) return id >= 0 ? this.counts[id]! : 0;
     const sketched = this.countMinSketch().estimate(hash);
     return id >= 0 ? Math.min(this.counts[id]!, sketched) : sketched;
@@ -235,10 +238,10 @@ export class HeavyKeys {
    * when the table was in sketch mode. Duplicate keys add up.
    */
   restoreEntry(key: string, hash: number, count: number, notFound: number, distinct: DistinctCounter | null): void {
-    let id = this.find(key, hash);
+    let id = this.find(key, hash | 0);
     if (id < 0) {
       if (this.size >= this.capacity) throw new RangeError(`more than ${this.capacity} keys`);
-      id = this.insert(key, hash, 0);
+      id = this.insert(key, hash | 0, 0);
       if (this.cms !== null) this.heapPush(id);
     }
     this.counts[id] = this.counts[id]! + count;
@@ -415,7 +418,7 @@ export class HeavyKeys {
   /** Doubles the entry arrays (up to capacity) and rebuilds the probe table for the new size. */
   private grow(): void {
     const entries = Math.min(this.capacity, this.hashes.length * 2);
-    const hashes = new Uint32Array(entries);
+    const hashes = new Int32Array(entries);
     hashes.set(this.hashes);
     this.hashes = hashes;
     const counts = new Float64Array(entries);
