@@ -160,8 +160,8 @@ export function createPartial(key: PartialKey): WindowPartial {
     rejectCounts: new Float64Array(REJECT_REASONS.length),
     latency: new LatencyHistogram(),
     latencyMissing: 0,
-    ips: new HeavyKeys({ capacity: IP_CAPACITY, trackScan: true }),
-    urls: new HeavyKeys({ capacity: URL_CAPACITY, trackScan: false }),
+    ips: new HeavyKeys({ capacity: IP_CAPACITY, trackScan: true, maxKeyBytes: MAX_IP_LENGTH }),
+    urls: new HeavyKeys({ capacity: URL_CAPACITY, trackScan: false, maxKeyBytes: MAX_URL_LENGTH }),
   };
 }
 
@@ -306,7 +306,7 @@ function scanCandidates(ips: HeavyKeys, limit: number, minDistinctUrls: number):
   for (let id = 0; id < ips.size; id++) {
     const distinctUrls = ips.distinctOf(id).estimate();
     if (distinctUrls < minDistinctUrls) continue;
-    out.push({ ip: ips.keys[id]!, distinctUrls, notFound: ips.notFound![id]! });
+    out.push({ ip: ips.keyOf(id), distinctUrls, notFound: ips.notFound![id]! });
   }
   out.sort((a, b) => b.distinctUrls - a.distinctUrls || b.notFound - a.notFound || compareStrings(a.ip, b.ip));
   return out.length > limit ? out.slice(0, Math.max(0, limit)) : out;

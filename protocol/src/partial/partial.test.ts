@@ -45,7 +45,7 @@ function fold(p: WindowPartial, events: Event[]): WindowPartial {
 function snapshot(p: WindowPartial) {
   const table = (t: WindowPartial["ips"]) =>
     Array.from({ length: t.size }, (_, i) => ({
-      key: t.keys[i],
+      key: t.keyOf(i),
       count: t.counts[i],
       notFound: t.notFound?.[i],
       registers: t.trackScan ? Array.from(t.distinctOf(i).registers!) : null,

@@ -24,8 +24,10 @@ import { DistinctCounter, HLL_REGISTERS, registerIndex, registerRank } from "./d
  * distinct-URL registers are slices of one array that grows with the entry arrays (256 B per entry),
  * so a new or evicted key allocates nothing for them; `distinctOf` gives a DistinctCounter view.
  *
- * Hot path: `addBytes` takes a key as latin1 bytes of a buffer (see parse/record.ts), compares them
- * with the held keys' characters and makes the key's string only when it stores the key.
+ * Hot path: `addBytes` takes a key as latin1 bytes of a buffer (see parse/record.ts). A key stored
+ * that way is kept as bytes (a fixed `maxKeyBytes` slot per entry, compared four bytes at a time) and
+ * becomes a string only when read (`keyOf`, `keys`, encoding, ranking), so the hot path allocates
+ * nothing for new or promoted keys. Keys added as strings are kept as strings.
  *
  * Merge: exact + exact stays exact while the union fits. Otherwise the result is in sketch mode: the
  * count-min sketches add (materialised from exact counts where needed); candidates are the union, a
@@ -40,6 +42,8 @@ export interface HeavyKeysOptions {
   trackScan: boolean;
   cmsWidth?: number;
   cmsDepth?: number;
+  /** Longest key `addBytes` keeps as bytes (longer ones are kept as strings); default 64. */
+  maxKeyBytes?: number;
 }
 
 export interface KeyCount {
@@ -57,7 +61,16 @@ export class HeavyKeys {
    * Entry arrays, indexed by entry id 0..size-1. They start small and double up to `capacity` (a
    * window with few keys stays small), so read them through the table; do not keep references.
    */
-  readonly keys: string[] = [];
+  /** Keys as strings; null for a key held as bytes that nobody has read yet (see `keyOf`). */
+  private readonly keyText: (string | null)[] = [];
+  /** Per entry, the length of its key bytes at `keyBytes[id * keyStride]`, or -1 for a string-only key. */
+  private keyLengths: Int32Array;
+  private keyBytes: Buffer;
+  private keyView: DataView;
+  private readonly keyStride: number;
+  /** A view of the last buffer `addBytes` read, to compare keys four bytes at a time. */
+  private sourceBuf: Buffer = EMPTY_BYTES;
+  private sourceView: DataView = new DataView(EMPTY_BYTES.buffer, EMPTY_BYTES.byteOffset, 0);
   /** Key hashes as signed 32-bit integers (hashStringInt32); methods take either form of a hash. */
   hashes: Int32Array;
   counts: Float64Array;
@@ -89,6 +102,10 @@ export class HeavyKeys {
     this.cmsWidth = options.cmsWidth ?? CMS_DEFAULT_WIDTH;
     this.cmsDepth = options.cmsDepth ?? CMS_DEFAULT_DEPTH;
     const entries = Math.min(capacity, INITIAL_ENTRIES);
+    this.keyStride = (Math.max(options.maxKeyBytes ?? 64, 0) + 3) & ~3;
+    this.keyLengths = new Int32Array(entries);
+    this.keyBytes = Buffer.alloc(entries * this.keyStride);
+    this.keyView = new DataView(this.keyBytes.buffer, this.keyBytes.byteOffset, this.keyBytes.byteLength);
     this.hashes = new Int32Array(entries);
     this.counts = new Float64Array(entries);
     this.notFound = options.trackScan ? new Float64Array(entries) : null;
@@ -102,6 +119,23 @@ export class HeavyKeys {
     return this.cms === null;
   }
 
+  /** Held key `id` (0..size-1) as a string (made from its bytes on first read). */
+  keyOf(id: number): string {
+    let text = this.keyText[id]!;
+    if (text === null) {
+      const at = id * this.keyStride;
+      text = latin1String(this.keyBytes, at, at + this.keyLengths[id]!);
+      this.keyText[id] = text;
+    }
+    return text;
+  }
+
+  /** All held keys, by entry id (index < size). Makes every key a string: loops should use `keyOf`. */
+  get keys(): readonly string[] {
+    for (let id = 0; id < this.size; id++) this.keyOf(id);
+    return this.keyText as string[];
+  }
+
   /** Entry id of `key`, or -1. */
   find(key: string, hash: number): number {
     const slots = this.slots;
@@ -110,7 +144,7 @@ export class HeavyKeys {
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const s = slots[2 * i]!;
       if (s === 0) return -1;
-      if (slots[2 * i + 1] === h && this.keys[s - 1]! === key) return s - 1;
+      if (slots[2 * i + 1] === h && this.keyOf(s - 1) === key) return s - 1;
     }
   }
 
@@ -123,15 +157,33 @@ export class HeavyKeys {
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const s = slots[2 * i]!;
       if (s === 0) return -1;
-      if (slots[2 * i + 1] === h) {
-        const key = this.keys[s - 1]!;
-        if (key.length === length) {
-          let j = 0;
-          while (j < length && key.charCodeAt(j) === buf[start + j]) j++;
-          if (j === length) return s - 1;
-        }
-      }
+      if (slots[2 * i + 1] === h && this.sameKey(s - 1, buf, start, length)) return s - 1;
     }
+  }
+
+  /** Whether held key `id` is spelt by the latin1 bytes `buf[start, start + length)`. */
+  private sameKey(id: number, buf: Buffer, start: number, length: number): boolean {
+    const held = this.keyLengths[id]!;
+    if (held < 0) {
+      const key = this.keyText[id]!;
+      if (key.length !== length) return false;
+      let j = 0;
+      while (j < length && key.charCodeAt(j) === buf[start + j]) j++;
+      return j === length;
+    }
+    if (held !== length) return false;
+    if (buf !== this.sourceBuf) {
+      this.sourceBuf = buf;
+      this.sourceView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    const source = this.sourceView;
+    const keys = this.keyView;
+    const at = id * this.keyStride;
+    let j = 0;
+    for (; j + 4 <= length; j += 4) if (keys.getInt32(at + j, true) !== source.getInt32(start + j, true)) return false;
+    const bytes = this.keyBytes;
+    for (; j < length; j++) if (bytes[at + j] !== buf[start + j]) return false;
+    return true;
   }
 
   /**
@@ -189,13 +241,13 @@ export class HeavyKeys {
   private miss(key: string | null, hash: number, buf: Buffer, start: number, end: number): number {
     let cms = this.cms;
     if (cms === null) {
-      if (this.size < this.capacity) return this.insert(key ?? latin1String(buf, start, end), hash, 1);
+      if (this.size < this.capacity) return this.insert(key, hash, 1, buf, start, end);
       cms = this.enterSketchMode();
     }
     const estimate = cms.add(hash, 1);
     let id: number;
     if (this.size < this.capacity) {
-      id = this.insert(key ?? latin1String(buf, start, end), hash, estimate);
+      id = this.insert(key, hash, estimate, buf, start, end);
       this.heapPush(id);
       return id;
     }
@@ -204,7 +256,7 @@ export class HeavyKeys {
     if (this.pending[id]! > 0) cms.add(this.hashes[id]!, this.pending[id]!);
     this.pending[id] = 0;
     this.unlink(id);
-    this.keys[id] = key ?? latin1String(buf, start, end);
+    this.setKey(id, key, buf, start, end);
     this.hashes[id] = hash;
     this.counts[id] = estimate;
     this.resetScan(id);
@@ -223,13 +275,13 @@ export class HeavyKeys {
 
   /** The `k` held keys with the highest counts, by count desc then key asc (deterministic). */
   top(k: number): KeyCount[] {
-    return this.rankedIds(k).map((id) => ({ key: this.keys[id]!, count: this.counts[id]! }));
+    return this.rankedIds(k).map((id) => ({ key: this.keyOf(id), count: this.counts[id]! }));
   }
 
   /** Entry ids sorted by count desc, key asc, at most `k`. */
   rankedIds(k: number): number[] {
     const ids = Array.from({ length: this.size }, (_, i) => i);
-    ids.sort((a, b) => this.counts[b]! - this.counts[a]! || compareStrings(this.keys[a]!, this.keys[b]!));
+    ids.sort((a, b) => this.counts[b]! - this.counts[a]! || compareStrings(this.keyOf(a), this.keyOf(b)));
     return ids.length > k ? ids.slice(0, Math.max(0, k)) : ids;
   }
 
@@ -241,7 +293,7 @@ export class HeavyKeys {
     let id = this.find(key, hash | 0);
     if (id < 0) {
       if (this.size >= this.capacity) throw new RangeError(`more than ${this.capacity} keys`);
-      id = this.insert(key, hash | 0, 0);
+      id = this.insert(key, hash | 0, 0, EMPTY_BYTES, 0, 0);
       if (this.cms !== null) this.heapPush(id);
     }
     this.counts[id] = this.counts[id]! + count;
@@ -265,10 +317,10 @@ export class HeavyKeys {
     }
     if (this.cms === null && from.cms === null && this.fitsExactUnion(from)) {
       for (let j = 0; j < from.size; j++) {
-        const key = from.keys[j]!;
+        const key = from.keyOf(j);
         const hash = from.hashes[j]!;
         let id = this.find(key, hash);
-        if (id < 0) id = this.insert(key, hash, 0);
+        if (id < 0) id = this.insert(key, hash, 0, EMPTY_BYTES, 0, 0);
         this.counts[id] = this.counts[id]! + from.counts[j]!;
         this.mergeScan(id, from, j);
       }
@@ -280,7 +332,7 @@ export class HeavyKeys {
   private fitsExactUnion(from: HeavyKeys): boolean {
     let added = 0;
     for (let j = 0; j < from.size; j++) {
-      if (this.find(from.keys[j]!, from.hashes[j]!) < 0 && this.size + ++added > this.capacity) return false;
+      if (this.find(from.keyOf(j), from.hashes[j]!) < 0 && this.size + ++added > this.capacity) return false;
     }
     return true;
   }
@@ -299,7 +351,7 @@ export class HeavyKeys {
     /** Register copies: the rebuild below reassigns entry ids, and with them the register slices. */
     const distinct: Uint8Array[] = [];
     for (let id = 0; id < this.size; id++) {
-      const key = this.keys[id]!;
+      const key = this.keyOf(id);
       const hash = this.hashes[id]!;
       const j = from.find(key, hash);
       let count = this.counts[id]!;
@@ -318,7 +370,7 @@ export class HeavyKeys {
       if (this.trackScan) distinct.push(this.registersOf(id).slice());
     }
     for (let j = 0; j < from.size; j++) {
-      const key = from.keys[j]!;
+      const key = from.keyOf(j);
       const hash = from.hashes[j]!;
       if (this.find(key, hash) >= 0) continue;
       keys.push(key);
@@ -336,11 +388,11 @@ export class HeavyKeys {
 
     this.slots.fill(0);
     this.size = 0;
-    this.keys.length = 0;
+    this.keyText.length = 0;
     this.cms = merged;
     this.allocateHeap();
     for (const i of order) {
-      const id = this.insert(keys[i]!, hashes[i]!, counts[i]!);
+      const id = this.insert(keys[i]!, hashes[i]!, counts[i]!, EMPTY_BYTES, 0, 0);
       if (this.notFound !== null) this.notFound[id] = notFound[i]!;
       if (this.trackScan) this.scanRegisters.set(distinct[i]!, id * HLL_REGISTERS);
     }
@@ -401,10 +453,23 @@ export class HeavyKeys {
     if (this.trackScan) this.scanRegisters.fill(0, id * HLL_REGISTERS, (id + 1) * HLL_REGISTERS);
   }
 
-  private insert(key: string, hash: number, count: number): number {
+  /** Stores `key`, or when null the latin1 bytes `buf[start, end)`, as entry `id`'s key. */
+  private setKey(id: number, key: string | null, buf: Buffer, start: number, end: number): void {
+    const length = end - start;
+    if (key === null && length <= this.keyStride) {
+      buf.copy(this.keyBytes, id * this.keyStride, start, end);
+      this.keyLengths[id] = length;
+      this.keyText[id] = null;
+    } else {
+      this.keyLengths[id] = -1;
+      this.keyText[id] = key ?? latin1String(buf, start, end);
+    }
+  }
+
+  private insert(key: string | null, hash: number, count: number, buf: Buffer, start: number, end: number): number {
     if (this.size === this.hashes.length) this.grow();
     const id = this.size++;
-    this.keys[id] = key;
+    this.setKey(id, key, buf, start, end);
     this.hashes[id] = hash;
     this.counts[id] = count;
     this.pending[id] = 0;
@@ -418,6 +483,13 @@ export class HeavyKeys {
   /** Doubles the entry arrays (up to capacity) and rebuilds the probe table for the new size. */
   private grow(): void {
     const entries = Math.min(this.capacity, this.hashes.length * 2);
+    const keyLengths = new Int32Array(entries);
+    keyLengths.set(this.keyLengths);
+    this.keyLengths = keyLengths;
+    const keyBytes = Buffer.alloc(entries * this.keyStride);
+    this.keyBytes.copy(keyBytes);
+    this.keyBytes = keyBytes;
+    this.keyView = new DataView(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength);
     const hashes = new Int32Array(entries);
     hashes.set(this.hashes);
     this.hashes = hashes;

@@ -170,7 +170,7 @@ describe("HeavyKeys", () => {
         }
         expect(t.size).toBe(Math.min(16, truth.size));
         for (let id = 0; id < t.size; id++) {
-          const key = t.keys[id]!;
+          const key = t.keyOf(id);
           expect(t.find(key, hashString(key))).toBe(id);
           // Held counts are upper bounds of the truth, never below it.
           expect(t.counts[id]).toBeGreaterThanOrEqual(truth.get(key)!);

@@ -150,7 +150,7 @@ export function encodePartial(p: WindowPartial, options: EncodeOptions = {}): Bu
 function encodeHeavyKeys(t: HeavyKeys, keep: number): Record<string, unknown> {
   const ids = keep >= t.size ? Array.from({ length: t.size }, (_, i) => i) : t.rankedIds(keep);
   const out: Record<string, unknown> = {
-    k: ids.map((id) => t.keys[id]!),
+    k: ids.map((id) => t.keyOf(id)),
     c: ids.map((id) => t.counts[id]!),
   };
   if (t.notFound !== null) {
