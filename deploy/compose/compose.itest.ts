@@ -41,7 +41,13 @@ interface Service {
 }
 
 function composeConfig(...args: string[]) {
-  return spawnSync("docker-compose", [...args, "-f", composeFile, "config"], { encoding: "utf8", timeout: 60_000 });
+  // The shell's RLA_* variables (a test run on other ports) must not leak into what the compose file resolves to.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("RLA_")));
+  return spawnSync("docker-compose", [...args, "-f", composeFile, "config"], {
+    encoding: "utf8",
+    timeout: 60_000,
+    env,
+  });
 }
 
 /** `key=value` lines of a heredoc in stack.sh, by the file it writes (e.g. "kafka/server.properties"). */

@@ -13,13 +13,7 @@
  */
 import { mkdirSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  createLineRecord,
-  createParser,
-  encodePartial,
-  type LineParser,
-  type LogFormatSpec,
-} from "@rla/protocol";
+import { createLineRecord, createParser, encodePartial, type LineParser, type LogFormatSpec } from "@rla/protocol";
 import type { Logger } from "pino";
 import { lockStateDir, readCheckpoint, writeCheckpoint } from "./checkpoint/index.js";
 import type { AgentConfig } from "./config.js";

@@ -539,8 +539,10 @@ export class PipelineEnv {
           p.assertAlive();
           return p.healthy();
         },
-        { timeoutMs: 90_000, intervalMs: 200, what: `${name} to answer /healthz 200\n${p.logTail()}` },
-      );
+        { timeoutMs: 90_000, intervalMs: 200, what: `${name} to answer /healthz 200` },
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}\n${p.logTail()}`);
+      });
     }
     return p;
   }
@@ -565,8 +567,9 @@ export class PipelineEnv {
     const admin = this.kafka().admin();
     await admin
       .connect()
-      .then(() => admin.deleteTopics({ topics: [this.topic], timeout: 10_000 }))
+      .then(() => admin.deleteGroups([this.groupId]))
       .catch(() => undefined);
+    await admin.deleteTopics({ topics: [this.topic], timeout: 10_000 }).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     await influxQuery(this.influxUrl, "", `DROP DATABASE ${quoteIdent(this.database)}`).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
@@ -609,7 +612,8 @@ export async function readTopic(
   for (const [p, high] of remaining) if (high === 0n) remaining.delete(p);
   const out: { partition: number; offset: string; key: Buffer | null; value: Buffer | null }[] = [];
   if (remaining.size === 0) return out;
-  const consumer = env.kafka().consumer({ groupId: `rla-e2e-reader-${randomUUID()}` });
+  const groupId = `rla-e2e-reader-${randomUUID()}`;
+  const consumer = env.kafka().consumer({ groupId });
   await consumer.connect();
   await consumer.subscribe({ topic: env.topic, fromBeginning: true });
   const done = new Promise<void>((resolve) => {
@@ -632,6 +636,11 @@ export async function readTopic(
     ]);
   } finally {
     await consumer.disconnect();
+    await admin
+      .connect()
+      .then(() => admin.deleteGroups([groupId]))
+      .catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
   }
   return out;
 }

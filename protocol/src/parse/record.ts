@@ -12,7 +12,9 @@
  *
  * Contract: the ranges point into the buffer last given to `parse`; read `ip` / `path` (or call
  * `addRecord`) before that buffer's bytes change. The agent and the benchmark fold each line into
- * its partial before they read the next chunk, so they never hold a record across a refill.
+ * its partial before they read the next chunk, so they never hold a record across a refill. `ip`
+ * and `path` are accessors, so spreading or JSON-serialising the record does not copy them: copy
+ * the fields by name.
  */
 import type { LogRecord } from "../model.js";
 import { latin1String } from "./text.js";

@@ -5,7 +5,9 @@
  * (the typical error at 20 distinct values is below 1).
  *
  * Registers hold min(rank, 15) so they pack into 4 bits on the wire; saturation only matters beyond
- * ~10^6 distinct values per key, far above any scan threshold. Registers are allocated on first use.
+ * ~10^6 distinct values per key, far above any scan threshold. A standalone counter allocates its
+ * registers on first use; the IP table keeps its entries' registers packed two to a byte instead
+ * (see heavy-keys.ts) and hands out unpacked copies.
  *
  * Merge = register-wise max: associative, commutative and idempotent, so the same URL seen on two
  * hosts (or a partial delivered twice) is counted once.

@@ -1,6 +1,6 @@
 import { latin1String } from "../parse/text.js";
 import { CMS_DEFAULT_DEPTH, CMS_DEFAULT_WIDTH, CountMinSketch } from "./count-min.js";
-import { DistinctCounter, HLL_REGISTERS, registerIndex, registerRank } from "./distinct.js";
+import { DistinctCounter, HLL_MAX_RANK, HLL_REGISTERS, registerIndex, registerRank } from "./distinct.js";
 
 /**
  * Per-key request counts with bounded memory: exact while few keys, heavy hitters + count-min after.
@@ -21,13 +21,15 @@ import { DistinctCounter, HLL_REGISTERS, registerIndex, registerRank } from "./d
  *
  * Memory: entry arrays start at 16 entries and double up to `capacity`; the count-min sketch
  * (4096 x 4 x 4 B = 64 KB) and the heap exist only in sketch mode. With `trackScan`, the entries'
- * distinct-URL registers are slices of one array that grows with the entry arrays (256 B per entry),
- * so a new or evicted key allocates nothing for them; `distinctOf` gives a DistinctCounter view.
+ * distinct-URL registers are slices of one array that grows with the entry arrays, so a new or
+ * evicted key allocates nothing for them; registers hold at most 15, so two share a byte (128 B per
+ * entry, half the memory the hot path touches at random). `distinctOf` unpacks a copy.
  *
  * Hot path: `addBytes` takes a key as latin1 bytes of a buffer (see parse/record.ts). A key stored
- * that way is kept as bytes (a fixed `maxKeyBytes` slot per entry, compared four bytes at a time) and
- * becomes a string only when read (`keyOf`, `keys`, encoding, ranking), so the hot path allocates
- * nothing for new or promoted keys. Keys added as strings are kept as strings.
+ * that way is kept as bytes (one `maxKeyBytes` slot per entry, compared four bytes at a time) and
+ * becomes a string only when read (`keyOf`, `keys`, encoding, ranking), so counting allocates
+ * nothing for new or promoted keys. Keys added as strings are kept as strings. Hashes are passed as
+ * int32 (hashStringInt32 / hashLatin1Int32): V8 boxes an unsigned value above 2^31 on every call.
  *
  * Merge: exact + exact stays exact while the union fits. Otherwise the result is in sketch mode: the
  * count-min sketches add (materialised from exact counts where needed); candidates are the union, a
@@ -75,7 +77,10 @@ export class HeavyKeys {
   hashes: Int32Array;
   counts: Float64Array;
   notFound: Float64Array | null;
-  /** The distinct-URL registers of every entry (trackScan), entry id `i` at `[i * 256, (i + 1) * 256)`. */
+  /**
+   * The distinct-URL registers of every entry (trackScan), entry id `i` at `[i * 128, (i + 1) * 128)`,
+   * two 4-bit registers a byte, the even-numbered one in the high nibble.
+   */
   private scanRegisters: Uint8Array;
   /** Entry ids below this may have been used (their scan data may be non-zero). */
   private usedIds = 0;
@@ -109,7 +114,7 @@ export class HeavyKeys {
     this.hashes = new Int32Array(entries);
     this.counts = new Float64Array(entries);
     this.notFound = options.trackScan ? new Float64Array(entries) : null;
-    this.scanRegisters = new Uint8Array(options.trackScan ? entries * HLL_REGISTERS : 0);
+    this.scanRegisters = new Uint8Array(options.trackScan ? entries * PACKED_REGISTERS : 0);
     this.pending = new Float64Array(entries);
     this.slots = new Int32Array(2 * slotCountFor(entries));
     this.mask = (this.slots.length >> 1) - 1;
@@ -211,21 +216,41 @@ export class HeavyKeys {
     return id >= 0 ? this.hit(id) : this.miss(null, h, buf, start, end);
   }
 
-  /**
-   * Entry `id`'s distinct-value counter (trackScan only): a view of its registers, valid until the
-   * table next changes.
-   */
+  /** A copy of entry `id`'s distinct-value counter (trackScan only). */
   distinctOf(id: number): DistinctCounter {
     if (!this.trackScan) throw new RangeError("distinctOf: this table keeps no scan data");
-    return new DistinctCounter(this.registersOf(id));
+    const packed = this.scanRegisters;
+    const registers = new Uint8Array(HLL_REGISTERS);
+    for (let i = 0, at = id * PACKED_REGISTERS; i < HLL_REGISTERS; i += 2, at++) {
+      registers[i] = packed[at]! >> 4;
+      registers[i + 1] = packed[at]! & 0x0f;
+    }
+    return new DistinctCounter(registers);
   }
 
   /** One more occurrence of the distinct value with hash `hash` for held entry `id` (trackScan only). */
   addDistinct(id: number, hash: number): void {
     const regs = this.scanRegisters;
-    const at = id * HLL_REGISTERS + registerIndex(hash);
+    const index = registerIndex(hash);
     const rank = registerRank(hash);
-    if (rank > regs[at]!) regs[at] = rank;
+    const at = id * PACKED_REGISTERS + (index >> 1);
+    const byte = regs[at]!;
+    if ((index & 1) === 0) {
+      if (rank > byte >> 4) regs[at] = (rank << 4) | (byte & 0x0f);
+    } else if (rank > (byte & 0x0f)) {
+      regs[at] = (byte & 0xf0) | rank;
+    }
+  }
+
+  /** Register-wise max of entry `id`'s registers and `registers` (256 values of 0..15). */
+  private mergeRegisters(id: number, registers: Uint8Array): void {
+    const packed = this.scanRegisters;
+    for (let i = 0, at = id * PACKED_REGISTERS; i < HLL_REGISTERS; i += 2, at++) {
+      const byte = packed[at]!;
+      const high = Math.max(byte >> 4, Math.min(registers[i]!, HLL_MAX_RANK));
+      const low = Math.max(byte & 0x0f, Math.min(registers[i + 1]!, HLL_MAX_RANK));
+      packed[at] = (high << 4) | low;
+    }
   }
 
   private hit(id: number): number {
@@ -299,7 +324,7 @@ export class HeavyKeys {
     this.counts[id] = this.counts[id]! + count;
     if (this.cms !== null) this.siftDown(this.heapPos[id]!);
     if (this.notFound !== null) this.notFound[id] = this.notFound[id]! + notFound;
-    if (this.trackScan && distinct !== null) this.distinctOf(id).merge(distinct);
+    if (this.trackScan && distinct !== null && distinct.registers !== null) this.mergeRegisters(id, distinct.registers);
   }
 
   /** Puts a decoded count-min sketch in place (switches an empty table to sketch mode). */
@@ -359,7 +384,7 @@ export class HeavyKeys {
       if (j >= 0) {
         count += from.counts[j]!;
         nf += from.notFound?.[j] ?? 0;
-        if (this.trackScan) this.distinctOf(id).merge(from.distinctOf(j));
+        if (this.trackScan) this.mergeScanRegisters(id, from, j);
       } else if (fromCms !== null) {
         count += fromCms.estimate(hash);
       }
@@ -367,7 +392,7 @@ export class HeavyKeys {
       hashes.push(hash);
       counts.push(count);
       notFound.push(nf);
-      if (this.trackScan) distinct.push(this.registersOf(id).slice());
+      if (this.trackScan) distinct.push(this.packedOf(id).slice());
     }
     for (let j = 0; j < from.size; j++) {
       const key = from.keyOf(j);
@@ -377,7 +402,7 @@ export class HeavyKeys {
       hashes.push(hash);
       counts.push(from.counts[j]! + (intoCms === null ? 0 : intoCms.estimate(hash)));
       notFound.push(from.notFound?.[j] ?? 0);
-      if (this.trackScan) distinct.push(from.registersOf(j).slice());
+      if (this.trackScan) distinct.push(from.packedOf(j).slice());
     }
     merged.merge(fromCms ?? from.materialize());
     for (let i = 0; i < counts.length; i++) counts[i] = Math.min(counts[i]!, merged.estimate(hashes[i]!));
@@ -394,7 +419,7 @@ export class HeavyKeys {
     for (const i of order) {
       const id = this.insert(keys[i]!, hashes[i]!, counts[i]!, EMPTY_BYTES, 0, 0);
       if (this.notFound !== null) this.notFound[id] = notFound[i]!;
-      if (this.trackScan) this.scanRegisters.set(distinct[i]!, id * HLL_REGISTERS);
+      if (this.trackScan) this.scanRegisters.set(distinct[i]!, id * PACKED_REGISTERS);
     }
     for (let id = 0; id < this.size; id++) {
       this.heap[id] = id;
@@ -441,23 +466,37 @@ export class HeavyKeys {
 
   private mergeScan(id: number, from: HeavyKeys, j: number): void {
     if (this.notFound !== null && from.notFound !== null) this.notFound[id] = this.notFound[id]! + from.notFound[j]!;
-    if (this.trackScan) this.distinctOf(id).merge(from.distinctOf(j));
+    if (this.trackScan) this.mergeScanRegisters(id, from, j);
   }
 
-  private registersOf(id: number): Uint8Array {
-    return this.scanRegisters.subarray(id * HLL_REGISTERS, (id + 1) * HLL_REGISTERS);
+  /** Register-wise max of entry `id`'s registers and `from`'s entry `j`'s, nibble by nibble. */
+  private mergeScanRegisters(id: number, from: HeavyKeys, j: number): void {
+    const into = this.scanRegisters;
+    const other = from.scanRegisters;
+    for (let k = 0, a = id * PACKED_REGISTERS, b = j * PACKED_REGISTERS; k < PACKED_REGISTERS; k++, a++, b++) {
+      const x = into[a]!;
+      const y = other[b]!;
+      into[a] = Math.max(x & 0xf0, y & 0xf0) | Math.max(x & 0x0f, y & 0x0f);
+    }
+  }
+
+  private packedOf(id: number): Uint8Array {
+    return this.scanRegisters.subarray(id * PACKED_REGISTERS, (id + 1) * PACKED_REGISTERS);
   }
 
   private resetScan(id: number): void {
     if (this.notFound !== null) this.notFound[id] = 0;
-    if (this.trackScan) this.scanRegisters.fill(0, id * HLL_REGISTERS, (id + 1) * HLL_REGISTERS);
+    if (this.trackScan) this.scanRegisters.fill(0, id * PACKED_REGISTERS, (id + 1) * PACKED_REGISTERS);
   }
 
   /** Stores `key`, or when null the latin1 bytes `buf[start, end)`, as entry `id`'s key. */
   private setKey(id: number, key: string | null, buf: Buffer, start: number, end: number): void {
     const length = end - start;
     if (key === null && length <= this.keyStride) {
-      buf.copy(this.keyBytes, id * this.keyStride, start, end);
+      // A loop: Buffer#copy's argument checks and subarray cost more than these few bytes.
+      const bytes = this.keyBytes;
+      const at = id * this.keyStride - start;
+      for (let i = start; i < end; i++) bytes[at + i] = buf[i]!;
       this.keyLengths[id] = length;
       this.keyText[id] = null;
     } else {
@@ -505,7 +544,7 @@ export class HeavyKeys {
       this.notFound = notFound;
     }
     if (this.trackScan) {
-      const registers = new Uint8Array(entries * HLL_REGISTERS);
+      const registers = new Uint8Array(entries * PACKED_REGISTERS);
       registers.set(this.scanRegisters);
       this.scanRegisters = registers;
     }
@@ -589,6 +628,8 @@ export class HeavyKeys {
 }
 
 const INITIAL_ENTRIES = 16;
+/** Bytes of an entry's packed distinct-URL registers (two 4-bit registers a byte). */
+const PACKED_REGISTERS = HLL_REGISTERS / 2;
 const EMPTY_BYTES = Buffer.alloc(0);
 
 /** Probe-table size for `entries` entries: a power of two with load factor <= 1/2. */
