@@ -1,6 +1,6 @@
 import { latin1String } from "../parse/text.js";
 import { CMS_DEFAULT_DEPTH, CMS_DEFAULT_WIDTH, CountMinSketch } from "./count-min.js";
-import { DistinctCounter, HLL_MAX_RANK, HLL_REGISTERS, registerIndex, registerRank } from "./distinct.js";
+import { DistinctCounter, HLL_REGISTERS, registerIndex, registerRank } from "./distinct.js";
 
 /**
  * Per-key request counts with bounded memory: exact while few keys, heavy hitters + count-min after.
@@ -19,7 +19,8 @@ import { DistinctCounter, HLL_MAX_RANK, HLL_REGISTERS, registerIndex, registerRa
  * Per-key scan data (`trackScan`: 404 count and distinct-URL counter) is exact in exact mode; for a
  * key promoted in sketch mode it covers the requests since promotion (a lower bound).
  *
- * Memory: entry arrays start at 16 entries and double up to `capacity`; the count-min sketch
+ * Memory: entry arrays (one buffer) are empty until the first key, then 16 entries doubling up to
+ * `capacity` (`reserve` sizes a decoded table at once); the count-min sketch
  * (4096 x 4 x 4 B = 64 KB) and the heap exist only in sketch mode. With `trackScan`, the entries'
  * distinct-URL registers are slices of one array that grows with the entry arrays, so a new or
  * evicted key allocates nothing for them; registers hold at most 15, so two share a byte (128 B per
@@ -36,6 +37,8 @@ import { DistinctCounter, HLL_MAX_RANK, HLL_REGISTERS, registerIndex, registerRa
  * key absent from one side's table gets that side's count-min estimate added (0 if that side is exact,
  * since there it truly is 0), counts are capped by the merged estimate, and the top `capacity` by
  * (count desc, key asc) stay. That is commutative; exactly associative only while exact.
+ * Central's case, an exact table merged into one that overflows or is in sketch mode, runs in place
+ * with the same result (`mergeExactIntoSketch`); other sketch merges rebuild the table.
  */
 export interface HeavyKeysOptions {
   /** Most keys held (exact mode: distinct keys counted exactly; sketch mode: candidates). */
@@ -82,6 +85,8 @@ export class HeavyKeys {
    * two 4-bit registers a byte, the even-numbered one in the high nibble.
    */
   private scanRegisters: Uint8Array;
+  /** `scanRegisters` as 32-bit words (merges take the max eight registers at a time). */
+  private scanWords: Uint32Array;
   /** Entry ids below this may have been used (their scan data may be non-zero). */
   private usedIds = 0;
   /** Null while exact. Held keys' increments since promotion wait in `pending` (see `add`). */
@@ -98,6 +103,8 @@ export class HeavyKeys {
   /** Min-heap of entry ids by count and each id's heap position; allocated on entering sketch mode. */
   private heap = new Int32Array(0);
   private heapPos = new Int32Array(0);
+  /** Scratch for `idsOf`. */
+  private mergeIds = EMPTY_INT32;
 
   constructor(options: HeavyKeysOptions) {
     const { capacity } = options;
@@ -106,17 +113,21 @@ export class HeavyKeys {
     this.trackScan = options.trackScan;
     this.cmsWidth = options.cmsWidth ?? CMS_DEFAULT_WIDTH;
     this.cmsDepth = options.cmsDepth ?? CMS_DEFAULT_DEPTH;
-    const entries = Math.min(capacity, INITIAL_ENTRIES);
+    // Empty until the first key (then INITIAL_ENTRIES, or what `reserve` asks for): a decoded table
+    // is sized once.
     this.keyStride = (Math.max(options.maxKeyBytes ?? 64, 0) + 3) & ~3;
-    this.keyLengths = new Int32Array(entries);
-    this.keyBytes = Buffer.alloc(entries * this.keyStride);
-    this.keyView = new DataView(this.keyBytes.buffer, this.keyBytes.byteOffset, this.keyBytes.byteLength);
-    this.hashes = new Int32Array(entries);
-    this.counts = new Float64Array(entries);
-    this.notFound = options.trackScan ? new Float64Array(entries) : null;
-    this.scanRegisters = new Uint8Array(options.trackScan ? entries * PACKED_REGISTERS : 0);
-    this.pending = new Float64Array(entries);
-    this.slots = new Int32Array(2 * slotCountFor(entries));
+    // Allocated on the first key stored as bytes (a decoded table holds strings only).
+    this.keyBytes = EMPTY_BYTES;
+    this.keyView = new DataView(EMPTY_BYTES.buffer, EMPTY_BYTES.byteOffset, 0);
+    // Zero-length until `grow` (nothing is written to an entry array before it).
+    this.keyLengths = EMPTY_INT32;
+    this.hashes = EMPTY_INT32;
+    this.counts = EMPTY_FLOAT64;
+    this.pending = EMPTY_FLOAT64;
+    this.notFound = options.trackScan ? EMPTY_FLOAT64 : null;
+    this.scanRegisters = EMPTY_BYTES;
+    this.scanWords = EMPTY_UINT32;
+    this.slots = new Int32Array(2 * slotCountFor(0));
     this.mask = (this.slots.length >> 1) - 1;
   }
 
@@ -242,17 +253,6 @@ export class HeavyKeys {
     }
   }
 
-  /** Register-wise max of entry `id`'s registers and `registers` (256 values of 0..15). */
-  private mergeRegisters(id: number, registers: Uint8Array): void {
-    const packed = this.scanRegisters;
-    for (let i = 0, at = id * PACKED_REGISTERS; i < HLL_REGISTERS; i += 2, at++) {
-      const byte = packed[at]!;
-      const high = Math.max(byte >> 4, Math.min(registers[i]!, HLL_MAX_RANK));
-      const low = Math.max(byte & 0x0f, Math.min(registers[i + 1]!, HLL_MAX_RANK));
-      packed[at] = (high << 4) | low;
-    }
-  }
-
   private hit(id: number): number {
     this.counts[id] = this.counts[id]! + 1;
     if (this.cms !== null) {
@@ -312,19 +312,47 @@ export class HeavyKeys {
 
   /**
    * Adds one held entry as decoded from the wire (caller validated it). `restoreSketch` must come first
-   * when the table was in sketch mode. Duplicate keys add up.
+   * when the table was in sketch mode; there a count is capped at the key's count-min estimate (a
+   * candidate never counts more than its sketch says: merges rely on that). Duplicate keys add up.
+   * `packedRegisters`: the entry's distinct-value registers in the table's packed form (128 bytes, two
+   * 4-bit registers a byte, the even-numbered one in the high nibble), or null for none; only read.
    */
-  restoreEntry(key: string, hash: number, count: number, notFound: number, distinct: DistinctCounter | null): void {
-    let id = this.find(key, hash | 0);
-    if (id < 0) {
+  restoreEntry(key: string, hash: number, count: number, notFound: number, packedRegisters: Uint8Array | null): void {
+    const h = hash | 0;
+    let id = this.find(key, h);
+    const fresh = id < 0;
+    if (fresh) {
       if (this.size >= this.capacity) throw new RangeError(`more than ${this.capacity} keys`);
-      id = this.insert(key, hash | 0, 0, EMPTY_BYTES, 0, 0);
+      id = this.insert(key, h, 0, EMPTY_BYTES, 0, 0);
       if (this.cms !== null) this.heapPush(id);
     }
-    this.counts[id] = this.counts[id]! + count;
+    let total = this.counts[id]! + count;
+    if (this.cms !== null) total = Math.min(total, this.cms.estimate(h));
+    this.counts[id] = total;
     if (this.cms !== null) this.siftDown(this.heapPos[id]!);
     if (this.notFound !== null) this.notFound[id] = this.notFound[id]! + notFound;
-    if (this.trackScan && distinct !== null && distinct.registers !== null) this.mergeRegisters(id, distinct.registers);
+    if (this.trackScan && packedRegisters !== null) {
+      if (packedRegisters.length !== PACKED_REGISTERS)
+        throw new RangeError(`expected ${PACKED_REGISTERS} packed registers`);
+      // A fresh entry's registers are zero, so the max is a copy.
+      if (fresh) this.scanRegisters.set(packedRegisters, id * PACKED_REGISTERS);
+      else this.maxRegisters(id, packedRegisters, 0);
+    }
+  }
+
+  /** Makes room for `entries` entries (at most capacity) at once, so a decoder fills a table without regrowing it. */
+  reserve(entries: number): void {
+    const wanted = Math.min(this.capacity, entries);
+    if (wanted > this.hashes.length) this.grow(wanted);
+  }
+
+  /**
+   * Entry `id`'s distinct-value registers in packed form (see `restoreEntry`): a view into the table,
+   * valid until the table next changes; do not modify it (trackScan only).
+   */
+  packedRegistersOf(id: number): Uint8Array {
+    if (!this.trackScan) throw new RangeError("packedRegistersOf: this table keeps no scan data");
+    return this.packedOf(id);
   }
 
   /** Puts a decoded count-min sketch in place (switches an empty table to sketch mode). */
@@ -340,26 +368,141 @@ export class HeavyKeys {
     if (from.capacity !== this.capacity || from.trackScan !== this.trackScan) {
       throw new RangeError("cannot merge heavy-key tables of different shapes");
     }
-    if (this.cms === null && from.cms === null && this.fitsExactUnion(from)) {
-      for (let j = 0; j < from.size; j++) {
-        const key = from.keyOf(j);
-        const hash = from.hashes[j]!;
-        let id = this.find(key, hash);
-        if (id < 0) id = this.insert(key, hash, 0, EMPTY_BYTES, 0, 0);
-        this.counts[id] = this.counts[id]! + from.counts[j]!;
-        this.mergeScan(id, from, j);
+    if (this.cms === null && from.cms === null) {
+      const ids = this.idsOf(from, this.capacity);
+      if (ids !== null) {
+        for (let j = 0; j < from.size; j++) {
+          let id = ids[j]!;
+          const fresh = id < 0;
+          if (fresh) id = this.insert(from.keyOf(j), from.hashes[j]!, 0, EMPTY_BYTES, 0, 0);
+          this.counts[id] = this.counts[id]! + from.counts[j]!;
+          this.mergeScan(id, from, j, fresh);
+        }
+        return;
       }
+    }
+    if (from.cms === null && from.cmsWidth === this.cmsWidth && from.cmsDepth === this.cmsDepth) {
+      // An exact table that does not fit: in place, entering sketch mode first if still exact.
+      const intoExact = this.cms === null;
+      if (intoExact) this.enterSketchMode();
+      this.mergeExactIntoSketch(from, intoExact);
       return;
     }
     this.mergeSketched(from);
   }
 
-  private fitsExactUnion(from: HeavyKeys): boolean {
+  /**
+   * `mergeSketched` for the common case at central (the fleet table takes an exact host table that
+   * does not fit), in place: held entries keep their ids and strings, and only the ranking near the
+   * bottom is computed. Same result as `mergeSketched`: `from` is exact, so a key it lacks gains
+   * nothing; a held key's count stays at most its estimate (an invariant of sketch mode, see
+   * `restoreEntry`) and the merged estimate only grows, so only the keys of `from` need capping; when
+   * the union exceeds capacity, the same keys go, the last by (count desc, key asc) — a total order,
+   * so the choice does not depend on entry ids. `intoWasExact`: this table was exact until now (its
+   * sketch is made from its exact counts), so a key it lacks truly had 0 here. Both tables must have
+   * the same count-min dimensions.
+   */
+  private mergeExactIntoSketch(from: HeavyKeys, intoWasExact: boolean): void {
+    const cms = this.countMinSketch();
+    const ids = this.idsOf(from, Number.POSITIVE_INFINITY)!;
+    // A key new to this table starts at this side's estimate, taken before `from`'s counts go in.
+    const added: number[] = [];
+    const addedCounts: number[] = [];
+    for (let j = 0; j < from.size; j++) {
+      if (ids[j]! >= 0) continue;
+      added.push(j);
+      addedCounts.push((intoWasExact ? 0 : cms.estimate(from.hashes[j]!)) + from.counts[j]!);
+    }
+    for (let j = 0; j < from.size; j++) cms.add(from.hashes[j]!, from.counts[j]!);
+    for (let j = 0; j < from.size; j++) {
+      const id = ids[j]!;
+      if (id < 0) continue;
+      this.counts[id] = Math.min(this.counts[id]! + from.counts[j]!, cms.estimate(from.hashes[j]!));
+      this.mergeScan(id, from, j, false);
+    }
+    for (let k = 0; k < added.length; k++) {
+      addedCounts[k] = Math.min(addedCounts[k]!, cms.estimate(from.hashes[added[k]!]!));
+    }
+
+    // Drop the `excess` last candidates: those below the excess-th smallest count, then among the
+    // ties at that count the greatest keys.
+    const excess = this.size + added.length - this.capacity;
+    const dropAdded = new Uint8Array(added.length);
+    const freeIds: number[] = [];
+    if (excess > 0) {
+      const all = new Float64Array(this.size + added.length);
+      all.set(this.counts.subarray(0, this.size));
+      for (let k = 0; k < added.length; k++) all[this.size + k] = addedCounts[k]!;
+      all.sort();
+      const threshold = all[excess - 1]!;
+      /** Ties at the threshold: held ids as is, added ones as -1 - k. */
+      const ties: number[] = [];
+      let dropped = 0;
+      for (let id = 0; id < this.size; id++) {
+        const c = this.counts[id]!;
+        if (c < threshold) {
+          freeIds.push(id);
+          dropped++;
+        } else if (c === threshold) ties.push(id);
+      }
+      for (let k = 0; k < added.length; k++) {
+        const c = addedCounts[k]!;
+        if (c < threshold) {
+          dropAdded[k] = 1;
+          dropped++;
+        } else if (c === threshold) ties.push(-1 - k);
+      }
+      const keyOfTie = (t: number) => (t >= 0 ? this.keyOf(t) : from.keyOf(added[-1 - t]!));
+      ties.sort((x, y) => compareStrings(keyOfTie(y), keyOfTie(x)));
+      for (let i = 0; dropped < excess; i++, dropped++) {
+        const t = ties[i]!;
+        if (t >= 0) freeIds.push(t);
+        else dropAdded[-1 - t] = 1;
+      }
+      for (const id of freeIds) {
+        this.unlink(id);
+        this.pending[id] = 0;
+      }
+    }
+    let free = 0;
+    for (let k = 0; k < added.length; k++) {
+      if (dropAdded[k] === 1) continue;
+      const j = added[k]!;
+      const hash = from.hashes[j]!;
+      let id: number;
+      if (free < freeIds.length) {
+        id = freeIds[free++]!;
+        this.setKey(id, from.keyOf(j), EMPTY_BYTES, 0, 0);
+        this.hashes[id] = hash;
+        this.resetScan(id);
+        this.link(id, hash);
+      } else {
+        id = this.insert(from.keyOf(j), hash, 0, EMPTY_BYTES, 0, 0);
+      }
+      this.counts[id] = addedCounts[k]!;
+      this.mergeScan(id, from, j, true);
+    }
+    for (let id = 0; id < this.size; id++) {
+      this.heap[id] = id;
+      this.heapPos[id] = id;
+    }
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  /**
+   * The entry id here of each of `from`'s keys (-1 when absent), in a scratch array valid until the
+   * next call; null when the union would exceed `limit` keys.
+   */
+  private idsOf(from: HeavyKeys, limit: number): Int32Array | null {
+    if (this.mergeIds.length < from.size) this.mergeIds = new Int32Array(from.capacity);
+    const ids = this.mergeIds;
     let added = 0;
     for (let j = 0; j < from.size; j++) {
-      if (this.find(from.keyOf(j), from.hashes[j]!) < 0 && this.size + ++added > this.capacity) return false;
+      const id = this.find(from.keyOf(j), from.hashes[j]!);
+      ids[j] = id;
+      if (id < 0 && this.size + ++added > limit) return null;
     }
-    return true;
+    return ids;
   }
 
   private mergeSketched(from: HeavyKeys): void {
@@ -464,19 +607,41 @@ export class HeavyKeys {
     return cms;
   }
 
-  private mergeScan(id: number, from: HeavyKeys, j: number): void {
+  /** Adds `from`'s entry `j`'s scan data to entry `id`'s (`fresh`: just inserted, so all zero). */
+  private mergeScan(id: number, from: HeavyKeys, j: number, fresh: boolean): void {
     if (this.notFound !== null && from.notFound !== null) this.notFound[id] = this.notFound[id]! + from.notFound[j]!;
-    if (this.trackScan) this.mergeScanRegisters(id, from, j);
+    if (!this.trackScan) return;
+    if (fresh) this.scanRegisters.set(from.packedOf(j), id * PACKED_REGISTERS);
+    else this.mergeScanRegisters(id, from, j);
   }
 
-  /** Register-wise max of entry `id`'s registers and `from`'s entry `j`'s, nibble by nibble. */
+  /**
+   * Register-wise max of entry `id`'s registers and `from`'s entry `j`'s, eight 4-bit registers at a
+   * time: in each byte lane of `(a | 0x10) - b` (a, b in 0..15, so no borrow crosses lanes) bit 4 is
+   * set iff a >= b, which becomes a 0x0f mask choosing a or b; once for the low nibbles, once for
+   * the high ones.
+   */
   private mergeScanRegisters(id: number, from: HeavyKeys, j: number): void {
-    const into = this.scanRegisters;
-    const other = from.scanRegisters;
-    for (let k = 0, a = id * PACKED_REGISTERS, b = j * PACKED_REGISTERS; k < PACKED_REGISTERS; k++, a++, b++) {
+    const into = this.scanWords;
+    const other = from.scanWords;
+    for (let k = 0, a = id * PACKED_WORDS, b = j * PACKED_WORDS; k < PACKED_WORDS; k++, a++, b++) {
       const x = into[a]!;
       const y = other[b]!;
-      into[a] = Math.max(x & 0xf0, y & 0xf0) | Math.max(x & 0x0f, y & 0x0f);
+      if (x === y) continue;
+      into[a] =
+        (nibbleMax(x & LOW_NIBBLES, y & LOW_NIBBLES) |
+          (nibbleMax((x >>> 4) & LOW_NIBBLES, (y >>> 4) & LOW_NIBBLES) << 4)) >>>
+        0;
+    }
+  }
+
+  /** Register-wise max of entry `id`'s registers and the packed registers at `other[at, at + 128)`. */
+  private maxRegisters(id: number, other: Uint8Array, at: number): void {
+    const into = this.scanRegisters;
+    for (let k = 0, a = id * PACKED_REGISTERS, b = at; k < PACKED_REGISTERS; k++, a++, b++) {
+      const x = into[a]!;
+      const y = other[b]!;
+      if (x !== y) into[a] = Math.max(x & 0xf0, y & 0xf0) | Math.max(x & 0x0f, y & 0x0f);
     }
   }
 
@@ -493,6 +658,7 @@ export class HeavyKeys {
   private setKey(id: number, key: string | null, buf: Buffer, start: number, end: number): void {
     const length = end - start;
     if (key === null && length <= this.keyStride) {
+      if (this.keyBytes.length === 0) this.allocateKeyBytes(this.hashes.length);
       // A loop: Buffer#copy's argument checks and subarray cost more than these few bytes.
       const bytes = this.keyBytes;
       const at = id * this.keyStride - start;
@@ -519,38 +685,52 @@ export class HeavyKeys {
     return id;
   }
 
-  /** Doubles the entry arrays (up to capacity) and rebuilds the probe table for the new size. */
-  private grow(): void {
-    const entries = Math.min(this.capacity, this.hashes.length * 2);
-    const keyLengths = new Int32Array(entries);
-    keyLengths.set(this.keyLengths);
-    this.keyLengths = keyLengths;
-    const keyBytes = Buffer.alloc(entries * this.keyStride);
-    this.keyBytes.copy(keyBytes);
-    this.keyBytes = keyBytes;
-    this.keyView = new DataView(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength);
-    const hashes = new Int32Array(entries);
-    hashes.set(this.hashes);
-    this.hashes = hashes;
-    const counts = new Float64Array(entries);
+  /** Grows the entry arrays (by default double, up to capacity) and rebuilds the probe table for the new size. */
+  private grow(entries = Math.min(this.capacity, Math.max(INITIAL_ENTRIES, this.hashes.length * 2))): void {
+    // One buffer for every per-entry array (a decoded table allocates once, not once per array).
+    const scanBytes = this.trackScan ? PACKED_REGISTERS : 0;
+    const buffer = new ArrayBuffer(entries * (3 * 8 + 2 * 4 + scanBytes));
+    let at = 0;
+    const counts = new Float64Array(buffer, at, entries);
     counts.set(this.counts);
     this.counts = counts;
-    const pending = new Float64Array(entries);
+    at += 8 * entries;
+    const pending = new Float64Array(buffer, at, entries);
     pending.set(this.pending);
     this.pending = pending;
+    at += 8 * entries;
     if (this.notFound !== null) {
-      const notFound = new Float64Array(entries);
+      const notFound = new Float64Array(buffer, at, entries);
       notFound.set(this.notFound);
       this.notFound = notFound;
     }
+    at += 8 * entries;
+    const hashes = new Int32Array(buffer, at, entries);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
+    at += 4 * entries;
+    const keyLengths = new Int32Array(buffer, at, entries);
+    keyLengths.set(this.keyLengths);
+    this.keyLengths = keyLengths;
+    at += 4 * entries;
+    if (this.keyBytes.length > 0) this.allocateKeyBytes(entries);
     if (this.trackScan) {
-      const registers = new Uint8Array(entries * PACKED_REGISTERS);
+      const registers = new Uint8Array(buffer, at, entries * PACKED_REGISTERS);
       registers.set(this.scanRegisters);
       this.scanRegisters = registers;
+      this.scanWords = new Uint32Array(buffer, at, entries * PACKED_WORDS);
     }
     this.slots = new Int32Array(2 * slotCountFor(entries));
     this.mask = (this.slots.length >> 1) - 1;
     for (let id = 0; id < this.size; id++) this.link(id, this.hashes[id]!);
+  }
+
+  /** Key-byte slots for `entries` entries, keeping the ones held. */
+  private allocateKeyBytes(entries: number): void {
+    const keyBytes = Buffer.alloc(entries * this.keyStride);
+    this.keyBytes.copy(keyBytes);
+    this.keyBytes = keyBytes;
+    this.keyView = new DataView(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength);
   }
 
   private allocateHeap(): void {
@@ -628,9 +808,20 @@ export class HeavyKeys {
 }
 
 const INITIAL_ENTRIES = 16;
+const PACKED_WORDS = HLL_REGISTERS / 8;
+const LOW_NIBBLES = 0x0f0f0f0f;
+
+/** Byte-lane max of `a` and `b`, whose lanes each hold 0..15 (see `mergeScanRegisters`). */
+function nibbleMax(a: number, b: number): number {
+  const mask = ((((a | 0x10101010) - b) >>> 4) & 0x01010101) * 0x0f;
+  return (a & mask) | (b & ~mask & LOW_NIBBLES);
+}
 /** Bytes of an entry's packed distinct-URL registers (two 4-bit registers a byte). */
 const PACKED_REGISTERS = HLL_REGISTERS / 2;
 const EMPTY_BYTES = Buffer.alloc(0);
+const EMPTY_INT32 = new Int32Array(0);
+const EMPTY_UINT32 = new Uint32Array(0);
+const EMPTY_FLOAT64 = new Float64Array(0);
 
 /** Probe-table size for `entries` entries: a power of two with load factor <= 1/2. */
 function slotCountFor(entries: number): number {

@@ -1,4 +1,5 @@
-import { Int32Histogram } from "hdr-histogram-js";
+import { createRequire } from "node:module";
+import type { Int32Histogram as Int32HistogramClass } from "hdr-histogram-js";
 import { VarintReader, VarintWriter } from "./varint.js";
 
 /**
@@ -22,15 +23,32 @@ import { VarintReader, VarintWriter } from "./varint.js";
  * part of wire format v1. Summary statistics are computed from bucket values only, so they are
  * identical after an encode/decode round trip and after any merge order.
  */
+// The class's own CommonJS module, not the package index: the index also loads the WebAssembly
+// build, the log readers/writers and pako, ~30 ms of every agent start. Required, not imported,
+// because bundlers and Node disagree on what a default import of it is.
+const Int32Histogram = (
+  createRequire(import.meta.url)("hdr-histogram-js/dist/Int32Histogram.js") as { default: typeof Int32HistogramClass }
+).default;
+type Int32Histogram = Int32HistogramClass;
+
 export const LATENCY_MAX_US = 3_600_000_000;
 const SIGNIFICANT_DIGITS = 3;
 
 export class LatencyHistogram {
   /** Allocated on the first value: an empty histogram (an identity partial, a rejects-only one) costs nothing. */
   private h: Int32Histogram | null = null;
+  /**
+   * A decoded histogram is kept as its occupied buckets (ascending indexes, counts as the library's
+   * 32-bit counts would hold them) until something records or merges into it: central decodes every
+   * partial and mostly only reads it or merges it elsewhere, which then costs the occupied buckets,
+   * not the 23 552-bucket array (94 KB) and a walk over it.
+   */
+  private sparseIndexes: Int32Array | null = null;
+  private sparseCounts: Uint32Array | null = null;
+  private sparseTotal = 0;
 
   get count(): number {
-    return this.h?.totalCount ?? 0;
+    return this.h?.totalCount ?? this.sparseTotal;
   }
 
   /** Bucket index of `us` (an integer in 0..LATENCY_MAX_US): the library's countsArrayIndex, without floats. */
@@ -50,9 +68,15 @@ export class LatencyHistogram {
 
   /** Adds `other`'s counts; walks only up to other's largest bucket (the library's add walks all 23 552). */
   merge(other: LatencyHistogram): void {
-    const o = other.h;
-    if (o === null || o.totalCount === 0) return;
+    if (other.count === 0) return;
     const h = this.h ?? this.allocate();
+    const indexes = other.sparseIndexes;
+    if (indexes !== null) {
+      // Like the walk below, only up to the summaries' last bucket.
+      addSparse(h, indexes, other.sparseCounts!, other.sparseTotal, other.lastIndex());
+      return;
+    }
+    const o = other.h!;
     other.forEachBucket((i, c) => h.addToCountAtIndex(i, c));
     h.setTotalCount(h.totalCount + o.totalCount);
     h.updateMinAndMax(o.maxValue);
@@ -90,9 +114,8 @@ export class LatencyHistogram {
 
   /** Highest value equivalent to the largest occupied bucket; 0 when empty. */
   max(): number {
-    const h = this.h;
-    if (h === null || h.totalCount === 0) return 0;
-    const i = this.indexOf(Math.min(h.maxValue, LATENCY_MAX_US));
+    if (this.count === 0) return 0;
+    const i = this.lastIndex();
     return lowestOfIndex(i) + rangeOfIndex(i) - 1;
   }
 
@@ -133,12 +156,23 @@ export class LatencyHistogram {
   /** Returns null when the bytes are not a valid encoding (the caller raises the coded error). */
   static decode(bytes: Uint8Array): LatencyHistogram | null {
     const result = new LatencyHistogram();
-    if (bytes.length === 0) return result;
-    const h = result.allocate();
-    const limit = h.countsArrayLength;
+    return result.restore(bytes) ? result : null;
+  }
+
+  /**
+   * Sets this empty histogram to the encoded one, kept sparse (see `sparseIndexes`); false when the
+   * bytes are not a valid encoding (then this histogram is unchanged).
+   */
+  restore(bytes: Uint8Array): boolean {
+    if (this.count !== 0 || this.h !== null) throw new RangeError("restore: the histogram is not empty");
+    if (bytes.length === 0) return true;
+    // Every bucket takes at least one byte.
+    const indexes = new Int32Array(bytes.length);
+    const counts = new Uint32Array(bytes.length);
+    const limit = countsArrayLength();
     const reader = new VarintReader(bytes);
     let index = -1;
-    let first = -1;
+    let n = 0;
     let total = 0;
     while (!reader.done) {
       const token = reader.nextByte();
@@ -148,40 +182,78 @@ export class LatencyHistogram {
         gap = reader.next();
         count = reader.next();
       }
-      if (gap < 0 || count < 1) return null;
+      if (gap < 0 || count < 1) return false;
       index += gap + 1;
-      if (index >= limit) return null;
-      // Straight into the counts (recordValueWithCount would recompute the index with log2/pow).
-      h.addToCountAtIndex(index, count);
-      if (first < 0) first = index;
+      if (index >= limit) return false;
+      indexes[n] = index;
+      counts[n] = count; // wraps as the library's 32-bit counts do
+      n++;
       total += count;
     }
-    if (total > 0) {
-      h.setTotalCount(total);
-      h.updateMinAndMax(h.valueFromIndex(first));
-      h.updateMinAndMax(h.valueFromIndex(index));
-    }
-    return result;
+    this.sparseIndexes = indexes.subarray(0, n);
+    this.sparseCounts = counts.subarray(0, n);
+    this.sparseTotal = total;
+    return true;
+  }
+
+  /** Index of the largest bucket the summaries read: that of the max value, capped at LATENCY_MAX_US. */
+  private lastIndex(): number {
+    const h = this.h;
+    const indexes = this.sparseIndexes;
+    const maxValue = h !== null ? h.maxValue : lowestOfIndex(indexes![indexes!.length - 1]!);
+    return this.indexOf(Math.min(maxValue, LATENCY_MAX_US));
   }
 
   private forEachBucket(fn: (index: number, count: number) => void): void {
-    const h = this.h;
-    if (h === null || h.totalCount === 0) return;
-    const last = this.indexOf(Math.min(h.maxValue, LATENCY_MAX_US));
+    if (this.count === 0) return;
+    const last = this.lastIndex();
+    const indexes = this.sparseIndexes;
+    if (indexes !== null) {
+      const counts = this.sparseCounts!;
+      for (let k = 0; k < indexes.length && indexes[k]! <= last; k++) if (counts[k] !== 0) fn(indexes[k]!, counts[k]!);
+      return;
+    }
+    const h = this.h!;
     for (let i = 0; i <= last; i++) {
       const c = h.getCountAtIndex(i);
       if (c !== 0) fn(i, c);
     }
   }
 
+  /** The full histogram, made from the sparse buckets when decoded (as the library would hold them). */
   private allocate(): Int32Histogram {
     const h = new Int32Histogram(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS);
     if (h.subBucketHalfCountMagnitude !== HALF_MAGNITUDE || h.unitMagnitude !== 0) {
       throw new Error("hdr-histogram-js bucket layout changed; LatencyHistogram's index math needs review");
     }
+    const indexes = this.sparseIndexes;
+    if (indexes !== null) {
+      addSparse(h, indexes, this.sparseCounts!, this.sparseTotal, Number.MAX_SAFE_INTEGER);
+      this.sparseIndexes = null;
+      this.sparseCounts = null;
+      this.sparseTotal = 0;
+    }
     this.h = h;
     return h;
   }
+}
+
+/**
+ * Adds decoded buckets (those up to index `last`) to `h`, with the total, min and max the decoded
+ * histogram would have had in full form.
+ */
+function addSparse(h: Int32Histogram, indexes: Int32Array, counts: Uint32Array, total: number, last: number): void {
+  for (let k = 0; k < indexes.length && indexes[k]! <= last; k++) h.addToCountAtIndex(indexes[k]!, counts[k]!);
+  h.setTotalCount(h.totalCount + total);
+  h.updateMinAndMax(lowestOfIndex(indexes[0]!));
+  h.updateMinAndMax(lowestOfIndex(indexes[indexes.length - 1]!));
+}
+
+let arrayLength = 0;
+/** The library's bucket count for this configuration (decode's bound on indexes). */
+function countsArrayLength(): number {
+  if (arrayLength === 0) arrayLength = new Int32Histogram(1, LATENCY_MAX_US, SIGNIFICANT_DIGITS).countsArrayLength;
+  return arrayLength;
 }
 
 /** log2 of half the sub-bucket count for 3 significant digits (2048 sub-buckets). */

@@ -95,6 +95,33 @@ describe("LatencyHistogram", () => {
     );
   }, 60_000);
 
+  it("merges a decoded histogram, and into one, exactly like the original", () => {
+    const values = fc.array(fc.integer({ min: -5, max: 2 * LATENCY_MAX_US }), { maxLength: 200 });
+    fc.assert(
+      fc.property(values, values, (a, b) => {
+        const build = (vs: number[]) => {
+          const h = new LatencyHistogram();
+          for (const v of vs) h.record(v);
+          return h;
+        };
+        const summary = (h: LatencyHistogram) => [h.buckets(), h.count, h.max(), h.mean(), h.percentiles([50, 99])];
+        const expected = build(a);
+        expected.merge(build(b));
+        // Decoded (kept sparse) on the right, then on the left (made full when merged into).
+        const intoPlain = build(a);
+        intoPlain.merge(LatencyHistogram.decode(build(b).encode())!);
+        expect(summary(intoPlain)).toEqual(summary(expected));
+        const intoDecoded = LatencyHistogram.decode(build(a).encode())!;
+        intoDecoded.merge(build(b));
+        expect(summary(intoDecoded)).toEqual(summary(expected));
+        intoDecoded.record(7);
+        expected.record(7);
+        expect(summary(intoDecoded)).toEqual(summary(expected));
+      }),
+      { numRuns: 50 },
+    );
+  }, 60_000);
+
   it("rejects invalid encodings", () => {
     expect(LatencyHistogram.decode(new Uint8Array([0x10]))).toBeNull(); // count nibble 0
     expect(LatencyHistogram.decode(new Uint8Array([0, 1]))).toBeNull(); // truncated escape
@@ -205,4 +232,60 @@ describe("HeavyKeys", () => {
     expect(ab.top(8)).toEqual(ba.top(8));
     expect(Array.from(ab.countMinSketch().counts)).toEqual(Array.from(ba.countMinSketch().counts));
   });
+
+  it("merges an exact table into a sketch-mode one in place, as the full rebuild would", () => {
+    type Rebuild = { mergeSketched(f: HeavyKeys): void };
+    let inPlaceMerges = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 40, maxLength: 400 }),
+        fc.array(fc.integer({ min: 0, max: 14 }), { maxLength: 40 }),
+        fc.boolean(),
+        (noise, small, exactInto) => {
+          // Keys 0..9 are heavy, so held; the noise overflows capacity 16 (sketch mode), so the table is
+          // full. `small` is exact, with held and new keys: new ones evict the last, often among ties.
+          // With `exactInto` the table is exact (12 keys) and the union overflows: the switch to sketch mode.
+          const big = [
+            ...(exactInto ? noise.map((k) => k % 12) : noise),
+            ...Array.from({ length: 300 }, (_, i) => i % 10),
+          ];
+          if (exactInto) small.push(20, 21, 22, 23, 24);
+          const build = (stream: number[]) => {
+            const t = new HeavyKeys({ capacity: 16, trackScan: true, cmsWidth: 16, cmsDepth: 2 });
+            for (const k of stream) {
+              const key = `ip${k}`;
+              const id = t.add(key, hashString(key));
+              if (id >= 0) t.addDistinct(id, hashString(`/p${k * 7 + stream.length}`));
+            }
+            return t;
+          };
+          const state = (t: HeavyKeys) =>
+            Array.from({ length: t.size }, (_, id) => ({
+              key: t.keyOf(id),
+              count: t.counts[id],
+              notFound: t.notFound![id],
+              registers: Array.from(t.distinctOf(id).registers!),
+            })).sort((x, y) => (x.key < y.key ? -1 : 1));
+          const inPlace = build(big);
+          const from = build(small);
+          const rebuild = inPlace as unknown as Rebuild;
+          let rebuilt = false;
+          const original = rebuild.mergeSketched.bind(inPlace);
+          rebuild.mergeSketched = (f) => {
+            rebuilt = true;
+            original(f);
+          };
+          inPlace.merge(from);
+          if (!rebuilt) inPlaceMerges++;
+          const reference = build(big);
+          (reference as unknown as Rebuild).mergeSketched(from);
+          expect(state(inPlace)).toEqual(state(reference));
+          expect(Array.from(inPlace.countMinSketch().counts)).toEqual(Array.from(reference.countMinSketch().counts));
+          expect(inPlace.top(16)).toEqual(reference.top(16));
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(inPlaceMerges).toBeGreaterThan(30);
+  }, 60_000);
 });

@@ -69,11 +69,10 @@ import {
   type WindowPartial,
 } from "../partial/index.js";
 import { CMS_DEFAULT_DEPTH, CMS_DEFAULT_WIDTH, CountMinSketch } from "../sketch/count-min.js";
-import { DistinctCounter, HLL_MAX_RANK, HLL_REGISTERS } from "../sketch/distinct.js";
-import { hashString } from "../sketch/hash.js";
+import { HLL_MAX_RANK, HLL_REGISTERS } from "../sketch/distinct.js";
+import { hashStringInt32 } from "../sketch/hash.js";
 import type { HeavyKeys } from "../sketch/heavy-keys.js";
-import { LatencyHistogram } from "../sketch/latency.js";
-import { VarintReader, VarintWriter } from "../sketch/varint.js";
+import { VarintReader } from "../sketch/varint.js";
 
 export const WIRE_VERSION = 1;
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
@@ -148,44 +147,83 @@ export function encodePartial(p: WindowPartial, options: EncodeOptions = {}): Bu
 
 /** The table's map with at most `keep` keys (the heaviest); fewer than held means sketch mode. */
 function encodeHeavyKeys(t: HeavyKeys, keep: number): Record<string, unknown> {
-  const ids = keep >= t.size ? Array.from({ length: t.size }, (_, i) => i) : t.rankedIds(keep);
-  const out: Record<string, unknown> = {
-    k: ids.map((id) => t.keyOf(id)),
-    c: ids.map((id) => t.counts[id]!),
-  };
+  const n = Math.min(keep, t.size);
+  const ranked = keep >= t.size ? null : t.rankedIds(keep);
+  const keys = new Array<string>(n);
+  const counts = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const id = ranked === null ? i : ranked[i]!;
+    keys[i] = t.keyOf(id);
+    counts[i] = t.counts[id]!;
+  }
+  const out: Record<string, unknown> = { k: keys, c: counts };
   if (t.notFound !== null) {
     const { notFound } = t;
-    out.nf = ids.map((id) => notFound[id]!);
-    out.d = ids.map((id) => encodeDistinct(t.distinctOf(id)));
+    const nf = new Array<number>(n);
+    const distinct = new Array<Uint8Array>(n);
+    for (let i = 0; i < n; i++) {
+      const id = ranked === null ? i : ranked[i]!;
+      nf[i] = notFound[id]!;
+      distinct[i] = encodeDistinct(t.packedRegistersOf(id));
+    }
+    out.nf = nf;
+    out.d = distinct;
   }
   const cms = t.exact && keep >= t.size ? null : t.countMinSketch();
   if (cms !== null) {
     out.cw = cms.width;
     out.cd = cms.depth;
-    const w = new VarintWriter(cms.counts.length * 2);
-    for (const c of cms.counts) w.write(c);
-    out.cm = w.bytes();
+    out.cm = encodeVarints(cms.counts);
   }
   return out;
 }
 
-function encodeDistinct(d: DistinctCounter): Uint8Array {
-  const regs = d.registers;
-  if (regs === null) return EMPTY;
-  let occupied = 0;
-  for (let i = 0; i < HLL_REGISTERS; i++) if (regs[i] !== 0) occupied++;
-  if (2 * occupied < PACKED_REGISTER_BYTES) {
-    const out = new Uint8Array(2 * occupied);
-    let o = 0;
-    for (let i = 0; i < HLL_REGISTERS; i++) {
-      if (regs[i] === 0) continue;
-      out[o++] = i;
-      out[o++] = regs[i]!;
-    }
-    return out;
+/** Unsigned LEB128 varints of 32-bit counters, into one exactly sized array (two passes, no regrowth). */
+function encodeVarints(values: Uint32Array): Uint8Array {
+  let length = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    length += v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
   }
-  const out = new Uint8Array(PACKED_REGISTER_BYTES);
-  for (let i = 0; i < PACKED_REGISTER_BYTES; i++) out[i] = (regs[2 * i]! << 4) | regs[2 * i + 1]!;
+  const out = new Uint8Array(length);
+  let o = 0;
+  for (let i = 0; i < values.length; i++) {
+    let v = values[i]!;
+    while (v >= 0x80) {
+      out[o++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    out[o++] = v;
+  }
+  return out;
+}
+
+/**
+ * The wire form of packed registers (the table's layout: 128 bytes, even register in the high
+ * nibble, which is also the wire's packed form): empty, (index, rank) pairs, or the 128 bytes.
+ */
+function encodeDistinct(packed: Uint8Array): Uint8Array {
+  let occupied = 0;
+  for (let i = 0; i < PACKED_REGISTER_BYTES; i++) {
+    const byte = packed[i]!;
+    if (byte !== 0) occupied += (byte >> 4 !== 0 ? 1 : 0) + ((byte & 0x0f) !== 0 ? 1 : 0);
+  }
+  if (occupied === 0) return EMPTY;
+  if (2 * occupied >= PACKED_REGISTER_BYTES) return packed.slice();
+  const out = new Uint8Array(2 * occupied);
+  let o = 0;
+  for (let i = 0; i < PACKED_REGISTER_BYTES; i++) {
+    const byte = packed[i]!;
+    if (byte === 0) continue;
+    if (byte >> 4 !== 0) {
+      out[o++] = 2 * i;
+      out[o++] = byte >> 4;
+    }
+    if ((byte & 0x0f) !== 0) {
+      out[o++] = 2 * i + 1;
+      out[o++] = byte & 0x0f;
+    }
+  }
   return out;
 }
 
@@ -279,9 +317,9 @@ export function decodePartial(buf: Uint8Array, limits: DecodeLimits = {}): Windo
   });
   if (p.requests + rejectSum > p.lines) throw malformed("rj: requests and rejects exceed n");
 
-  const histogram = LatencyHistogram.decode(bin(rec, "lh", MAX_HISTOGRAM_BYTES));
-  if (histogram === null) throw malformed("lh: not a valid latency histogram encoding");
-  p.latency.merge(histogram);
+  if (!p.latency.restore(bin(rec, "lh", MAX_HISTOGRAM_BYTES))) {
+    throw malformed("lh: not a valid latency histogram encoding");
+  }
   p.latencyMissing = uint(rec, "lm");
   if (p.latency.count + p.latencyMissing !== p.requests) throw malformed("lh/lm: latency counts do not add up to r");
 
@@ -320,6 +358,8 @@ function decodeHeavyKeys(map: Record<string, unknown>, into: HeavyKeys, field: s
     if (!reader.done) throw malformed(`${field}.cm: trailing bytes after ${counters.length} counters`);
     into.restoreSketch(new CountMinSketch(width, depth, counters));
   }
+  into.reserve(keys.length);
+  const scratch = new Uint8Array(PACKED_REGISTER_BYTES);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
     const count = counts[i];
@@ -328,44 +368,41 @@ function decodeHeavyKeys(map: Record<string, unknown>, into: HeavyKeys, field: s
     }
     if (!isUint(count) || count < 1) throw malformed(`${field}.c[${i}]: expected a count >= 1`);
     let nf = 0;
-    let d: DistinctCounter | null = null;
+    let registers: Uint8Array | null = null;
     if (into.trackScan) {
       const n = notFound[i];
       if (!isUint(n)) throw malformed(`${field}.nf[${i}]: expected an unsigned integer`);
       nf = n;
-      d = decodeDistinct(distinct[i], `${field}.d[${i}]`);
+      registers = decodeDistinct(distinct[i], `${field}.d[${i}]`, scratch);
     }
-    into.restoreEntry(key, hashString(key), count, nf, d);
+    into.restoreEntry(key, hashStringInt32(key), count, nf, registers);
   }
 }
 
-function decodeDistinct(value: unknown, path: string): DistinctCounter {
+/**
+ * The wire registers `value` in the table's packed form (see `encodeDistinct`), or null when empty.
+ * The packed form is used as is (every nibble is a valid rank); pairs are checked and spread into
+ * `scratch`, which is overwritten and returned.
+ */
+function decodeDistinct(value: unknown, path: string, scratch: Uint8Array): Uint8Array | null {
   if (!(value instanceof Uint8Array)) throw malformed(`${path}: expected bin`);
-  const d = new DistinctCounter();
-  if (value.length === 0) return d;
-  const regs = new Uint8Array(HLL_REGISTERS);
-  if (value.length === PACKED_REGISTER_BYTES) {
-    for (let i = 0; i < PACKED_REGISTER_BYTES; i++) {
-      regs[2 * i] = value[i]! >> 4;
-      regs[2 * i + 1] = value[i]! & 0x0f;
-    }
-  } else {
-    if (value.length % 2 !== 0 || value.length > PACKED_REGISTER_BYTES) {
-      throw malformed(`${path}: expected ${PACKED_REGISTER_BYTES} packed registers or (index, rank) pairs`);
-    }
-    let previous = -1;
-    for (let i = 0; i < value.length; i += 2) {
-      const index = value[i]!;
-      const rank = value[i + 1]!;
-      if (index <= previous || rank < 1 || rank > HLL_MAX_RANK) {
-        throw malformed(`${path}: register pairs must have ascending indexes and ranks 1..${HLL_MAX_RANK}`);
-      }
-      regs[index] = rank;
-      previous = index;
-    }
+  if (value.length === 0) return null;
+  if (value.length === PACKED_REGISTER_BYTES) return value;
+  if (value.length % 2 !== 0 || value.length > PACKED_REGISTER_BYTES) {
+    throw malformed(`${path}: expected ${PACKED_REGISTER_BYTES} packed registers or (index, rank) pairs`);
   }
-  d.registers = regs;
-  return d;
+  scratch.fill(0);
+  let previous = -1;
+  for (let i = 0; i < value.length; i += 2) {
+    const index = value[i]!;
+    const rank = value[i + 1]!;
+    if (index <= previous || rank < 1 || rank > HLL_MAX_RANK) {
+      throw malformed(`${path}: register pairs must have ascending indexes and ranks 1..${HLL_MAX_RANK}`);
+    }
+    scratch[index >> 1] = scratch[index >> 1]! | ((index & 1) === 0 ? rank << 4 : rank);
+    previous = index;
+  }
+  return scratch;
 }
 
 // ---- typed field readers: each throws Malformed naming the field and the expected form ----
