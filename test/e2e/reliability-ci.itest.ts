@@ -51,8 +51,9 @@ describe("reliability (CI subset): nothing lost, nothing doubled", () => {
         await outageScenario({
           stack: stack!,
           server: "kafka",
+          agents: 3,
           outageMs: 15_000,
-          linesPerSec: 1_000,
+          linesPerSec: 500,
           timeoutMs: 180_000,
         }),
       );
