@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { describeConfigIssues, kafkaSaslSchema, kafkaSslSchema, readKafkaSsl } from "@rla/protocol";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CentralError, CentralErrorCode } from "./errors.js";
@@ -25,29 +26,6 @@ const fraction = z
   .gt(0, "expected a fraction in (0, 1]")
   .max(1, "expected a fraction in (0, 1]");
 
-const sslSchema = z.union([
-  z.boolean(),
-  z.strictObject({
-    caFile: nonEmptyPath.optional(),
-    certFile: nonEmptyPath.optional(),
-    keyFile: nonEmptyPath.optional(),
-    /** Checks the broker's certificate against the CA (default true: only switch off for a test broker). */
-    rejectUnauthorized: z.boolean().default(true),
-    servername: z.string().optional(),
-  }),
-]);
-
-const saslSchema = z
-  .strictObject({
-    mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
-    username: z.string().min(1),
-    passwordFile: nonEmptyPath.optional(),
-    passwordEnv: envName.optional(),
-  })
-  .refine((s) => (s.passwordFile === undefined) !== (s.passwordEnv === undefined), {
-    error: "expected exactly one of passwordFile or passwordEnv",
-  });
-
 export const centralConfigSchema = z
   .strictObject({
     kafka: z
@@ -62,8 +40,8 @@ export const centralConfigSchema = z
           .default("rla-partials"),
         groupId: z.string().min(1).default("rla-central"),
         clientId: z.string().min(1).default("rla-central"),
-        ssl: sslSchema.default(false),
-        sasl: saslSchema.optional(),
+        ssl: kafkaSslSchema.default(false),
+        sasl: kafkaSaslSchema.optional(),
         connectionTimeoutMs: positiveMs.default(3_000),
         requestTimeoutMs: positiveMs.default(30_000),
         /** The group coordinator evicts an instance that has not heartbeated for this long. */
@@ -206,23 +184,11 @@ export interface ConfigOverrides {
   latenessMs?: number;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path) out += typeof part === "number" ? `[${part}]` : out ? `.${String(part)}` : String(part);
-  return out || "(root)";
-}
-
 /** Validates a parsed config object; throws CentralError(BadConfig) listing every problem as `key.path: expected …`. */
 export function parseCentralConfig(input: unknown): CentralConfig {
   const result = centralConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`).join("; ");
-    }
-    return `${formatPath(issue.path)}: ${issue.message}`;
-  });
-  throw new CentralError(CentralErrorCode.BadConfig, `invalid config: ${problems.join("; ")}`);
+  throw new CentralError(CentralErrorCode.BadConfig, `invalid config: ${describeConfigIssues(result.error)}`);
 }
 
 function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
@@ -323,29 +289,7 @@ export function resolveSecrets(config: CentralConfig, env: NodeJS.ProcessEnv = p
 
 /** TLS options for kafkajs, with the CA/cert/key files read; the error names the key of an unreadable file. */
 export function resolveSsl(config: CentralConfig): boolean | { ca?: string; cert?: string; key?: string } {
-  const ssl = config.kafka.ssl;
-  if (typeof ssl === "boolean") return ssl;
-  const read = (key: "caFile" | "certFile" | "keyFile"): string | undefined => {
-    const file = ssl[key];
-    if (file === undefined) return undefined;
-    try {
-      return readFileSync(file, "utf8");
-    } catch (error) {
-      throw new CentralError(
-        CentralErrorCode.BadConfig,
-        `invalid config: kafka.ssl.${key}: cannot read ${file}: ${(error as Error).message}`,
-      );
-    }
-  };
-  const out: Record<string, unknown> = { rejectUnauthorized: ssl.rejectUnauthorized };
-  const ca = read("caFile");
-  const cert = read("certFile");
-  const key = read("keyFile");
-  if (ca !== undefined) out.ca = ca;
-  if (cert !== undefined) out.cert = cert;
-  if (key !== undefined) out.key = key;
-  if (ssl.servername !== undefined) out.servername = ssl.servername;
-  return out;
+  return readKafkaSsl(config.kafka.ssl, (message) => new CentralError(CentralErrorCode.BadConfig, message));
 }
 
 /** The effective config as `validate` prints it: secrets are only said to be found, never shown. */

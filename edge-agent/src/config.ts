@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { describeConfigIssues, kafkaSaslSchema, kafkaSslSchema, readKafkaSsl } from "@rla/protocol";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AgentError, AgentErrorCode } from "./errors.js";
@@ -37,32 +38,6 @@ const formatSpec = z.union(
   },
 );
 
-const sslSchema = z.union([
-  z.boolean(),
-  z.strictObject({
-    caFile: nonEmptyPath.optional(),
-    certFile: nonEmptyPath.optional(),
-    keyFile: nonEmptyPath.optional(),
-    /** Checks the broker's certificate against the CA (default true: only switch off for a test broker). */
-    rejectUnauthorized: z.boolean().default(true),
-    servername: z.string().optional(),
-  }),
-]);
-
-const saslSchema = z
-  .strictObject({
-    mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
-    username: z.string().min(1),
-    passwordFile: nonEmptyPath.optional(),
-    passwordEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name")
-      .optional(),
-  })
-  .refine((s) => (s.passwordFile === undefined) !== (s.passwordEnv === undefined), {
-    error: "expected exactly one of passwordFile or passwordEnv",
-  });
-
 export const agentConfigSchema = z.strictObject({
   /** This host's name in every partial; defaults to the machine's host name. */
   hostId: identityName.default(() => hostname().split(".")[0] || "localhost"),
@@ -91,8 +66,8 @@ export const agentConfigSchema = z.strictObject({
       .regex(/^[a-zA-Z0-9._-]{1,249}$/, "expected 1-249 characters of a-z A-Z 0-9 . _ -")
       .default(DEFAULT_TOPIC),
     clientId: z.string().min(1).default("rla-edge-agent"),
-    ssl: sslSchema.default(false),
-    sasl: saslSchema.optional(),
+    ssl: kafkaSslSchema.default(false),
+    sasl: kafkaSaslSchema.optional(),
     connectionTimeoutMs: positiveMs.default(3_000),
     requestTimeoutMs: positiveMs.default(30_000),
   }),
@@ -129,23 +104,11 @@ export interface ConfigOverrides {
   stateDir?: string;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path) out += typeof part === "number" ? `[${part}]` : out ? `.${String(part)}` : String(part);
-  return out || "(root)";
-}
-
 /** Validates a parsed config object; throws AgentError(BadConfig) listing every problem as `key.path: expected …`. */
 export function parseAgentConfig(input: unknown): AgentConfig {
   const result = agentConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`).join("; ");
-    }
-    return `${formatPath(issue.path)}: ${issue.message}`;
-  });
-  throw new AgentError(AgentErrorCode.BadConfig, `invalid config: ${problems.join("; ")}`);
+  throw new AgentError(AgentErrorCode.BadConfig, `invalid config: ${describeConfigIssues(result.error)}`);
 }
 
 function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): Record<string, unknown> {
@@ -214,29 +177,7 @@ export function resolveSaslPassword(config: AgentConfig, env: NodeJS.ProcessEnv 
 
 /** TLS options for kafkajs, with the CA/cert/key files read; the error names the key of an unreadable file. */
 export function resolveSsl(config: AgentConfig): boolean | { ca?: string; cert?: string; key?: string } {
-  const ssl = config.kafka.ssl;
-  if (typeof ssl === "boolean") return ssl;
-  const read = (key: "caFile" | "certFile" | "keyFile"): string | undefined => {
-    const file = ssl[key];
-    if (file === undefined) return undefined;
-    try {
-      return readFileSync(file, "utf8");
-    } catch (error) {
-      throw new AgentError(
-        AgentErrorCode.BadConfig,
-        `invalid config: kafka.ssl.${key}: cannot read ${file}: ${(error as Error).message}`,
-      );
-    }
-  };
-  const out: Record<string, unknown> = { rejectUnauthorized: ssl.rejectUnauthorized };
-  const ca = read("caFile");
-  const cert = read("certFile");
-  const key = read("keyFile");
-  if (ca !== undefined) out.ca = ca;
-  if (cert !== undefined) out.cert = cert;
-  if (key !== undefined) out.key = key;
-  if (ssl.servername !== undefined) out.servername = ssl.servername;
-  return out;
+  return readKafkaSsl(config.kafka.ssl, (message) => new AgentError(AgentErrorCode.BadConfig, message));
 }
 
 /**
