@@ -5,9 +5,8 @@
  * as Grafana would run it. This is the proof for the demo ("all three anomalies within two windows of
  * their start") and for the dashboards and alerts on pipeline-written data.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { influxQuery, quoteIdent, stackEndpoints } from "@rla/deploy";
@@ -28,29 +27,20 @@ interface DemoRun {
   endedAt: number;
 }
 
-function freePortBlock(): Promise<number> {
-  // The demo takes three consecutive nginx ports; ask the OS for one and use the block above it.
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port >= 65_000 ? 20_000 + (port % 1000) * 3 : port));
-    });
-  });
-}
+let demo: ChildProcess | undefined;
 
-function runDemo(stateDir: string, basePort: number, durationS: number): Promise<DemoRun> {
+function runDemo(stateDir: string, durationS: number): Promise<DemoRun> {
   const startedAt = Date.now();
   const child = spawn(
     process.execPath,
     [
       "deploy/dist/demo/cli.js",
-      ...["--duration", String(durationS), "--window-ms", String(WINDOW_MS), "--base-port", String(basePort)],
+      ...["--duration", String(durationS), "--window-ms", String(WINDOW_MS), "--base-port", "0"],
       ...["--state-dir", stateDir, "--topic", topic, "--database", database, "--expect-anomalies"],
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
+  demo = child;
   let stdout = "";
   child.stdout.on("data", (d: Buffer) => {
     stdout += d.toString();
@@ -66,10 +56,12 @@ describe("npm run demo (the README's main command)", () => {
 
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), "rla-demo-"));
-    run = await runDemo(stateDir, await freePortBlock(), 125);
+    run = await runDemo(stateDir, 125);
   }, 300_000);
 
   afterAll(async () => {
+    // A demo still running here means beforeAll timed out; stop it (it stops what it started on TERM).
+    if (demo && demo.exitCode === null && demo.signalCode === null) demo.kill("SIGTERM");
     rmSync(stateDir, { recursive: true, force: true });
     await influxQuery(influxUrl, "", `DROP DATABASE ${quoteIdent(database)}`).catch(() => undefined);
     const admin = new Kafka({ brokers: kafkaBrokers, logLevel: logLevel.NOTHING }).admin();

@@ -49,16 +49,25 @@ function yamlList(items: string[]): string {
   return `[${items.map((i) => JSON.stringify(i)).join(", ")}]`;
 }
 
-/** A port nothing listens on right now (the OS picks it), so the demo never collides with another run. */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
+/**
+ * `count` distinct ports nothing listens on right now (the OS picks them, all held until all are
+ * picked), so the demo never collides with another run.
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolveServer, reject) => {
+          const server = createServer();
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => resolveServer(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
+  return ports;
 }
 
 function startNode(script: string, args: string[], logFile: string): ChildProcess {
@@ -92,8 +101,12 @@ async function main(opts: DemoOptions): Promise<number> {
   await ensureTopic({ brokers: kafkaBrokers, topic: opts.topic });
   await ensureInfluxDatabase({ url: influxUrl, database: opts.database });
 
-  say(`starting nginx ×${HOSTS.length} on 127.0.0.1:${opts.basePort}-${opts.basePort + HOSTS.length - 1}`);
-  const fleet = await startWebFleet(join(dir, "web"), HOSTS, opts.basePort);
+  // nginx ports, then one metrics port per agent and one for central.
+  const free = await freePorts(2 * HOSTS.length + 1);
+  const ports = opts.basePort === 0 ? free.slice(0, HOSTS.length) : HOSTS.map((_, i) => opts.basePort + i);
+  const metricsPorts = free.slice(HOSTS.length);
+  say(`starting nginx ×${HOSTS.length} on 127.0.0.1 ports ${ports.join(", ")}`);
+  const fleet = await startWebFleet(join(dir, "web"), HOSTS, ports);
   const children: ChildProcess[] = [];
   let traffic: { stop(): Promise<void> } | undefined;
   const stopAll = async () => {
@@ -118,7 +131,7 @@ async function main(opts: DemoOptions): Promise<number> {
           "idleCloseMs: 1000",
           "startAt: beginning",
           `kafka: { brokers: ${yamlList(kafkaBrokers)}, topic: ${opts.topic} }`,
-          `metrics: { port: ${await freePort()} }`,
+          `metrics: { port: ${metricsPorts.shift()} }`,
           "",
         ].join("\n"),
       );
@@ -137,7 +150,7 @@ async function main(opts: DemoOptions): Promise<number> {
         `kafka: { brokers: ${yamlList(kafkaBrokers)}, topic: ${opts.topic}, groupId: rla-demo-${Date.now()} , fromBeginning: false }`,
         `influx: { url: ${JSON.stringify(influxUrl)}, database: ${opts.database} }`,
         `windowMs: ${opts.windowMs}`,
-        `metrics: { port: ${await freePort()} }`,
+        `metrics: { port: ${metricsPorts.shift()} }`,
         "",
       ].join("\n"),
     );
@@ -229,7 +242,7 @@ const program = new Command("demo")
   .description("run the whole pipeline live on this machine")
   .option("--duration <seconds>", "stop after this many seconds (0 = until Ctrl-C)", positiveInt, 180)
   .option("--window-ms <ms>", "window length", positiveInt, 10_000)
-  .option("--base-port <port>", "first nginx port", positiveInt, 18081)
+  .option("--base-port <port>", "first of 3 consecutive nginx ports (0 = any free ones)", positiveInt, 18081)
   .option("--state-dir <dir>", "where logs, agent state and configs go", join(repo, ".state/demo"))
   .option("--topic <topic>", "partials topic", "rla-partials")
   .option("--database <db>", "InfluxDB database", "rla")

@@ -5,7 +5,7 @@
  * X-Forwarded-For (ngx_http_realip_module) so one machine can play many clients.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -86,51 +86,82 @@ export interface WebFleet {
   stop(): Promise<void>;
 }
 
-/** Starts `names.length` nginx masters on consecutive ports from `basePort`, logs under `dir/<name>/`. */
-export async function startWebFleet(dir: string, names: string[], basePort: number): Promise<WebFleet> {
+/**
+ * Starts one nginx master per host on `ports[i]`, logs under `dir/<name>/`. Resolves once every one
+ * answers HTTP; if any exits or stays silent, everything started so far is stopped and the error
+ * carries nginx's own complaint (e.g. `bind() … failed (98: Address already in use)`).
+ */
+export async function startWebFleet(dir: string, names: string[], ports: number[]): Promise<WebFleet> {
   const app = await startAppTier();
   const children: ChildProcess[] = [];
   const hosts: WebHost[] = [];
-  for (const [i, name] of names.entries()) {
-    const prefix = join(dir, name);
-    mkdirSync(join(prefix, "tmp"), { recursive: true });
-    mkdirSync(join(prefix, "html", "static"), { recursive: true });
-    writeFileSync(join(prefix, "html", "index.html"), `<html><body>${name}${" ".repeat(2000)}</body></html>\n`);
-    writeFileSync(join(prefix, "html", "static", "app.js"), `// ${"x".repeat(30_000)}\n`);
-    writeFileSync(join(prefix, "html", "static", "app.css"), `/* ${"y".repeat(8_000)} */\n`);
-    const port = basePort + i;
-    const accessLog = join(prefix, "access.log");
-    const conf = join(prefix, "nginx.conf");
-    writeFileSync(conf, nginxConf(prefix, port, app.port, accessLog));
-    const child = spawn("nginx", ["-p", prefix, "-c", conf, "-g", "daemon off;"], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    children.push(child);
-    hosts.push({ name, port, accessLog });
-  }
-  await Promise.all(hosts.map((h) => waitForHttp(h.port)));
-  return {
-    hosts,
-    app,
-    async stop() {
-      await Promise.all(children.map((c) => stopChild(c)));
-      await app.close();
-    },
+  const stop = async () => {
+    await Promise.all(children.map((c) => stopChild(c)));
+    await app.close();
   };
+  try {
+    const started = names.map((name, i) => {
+      const prefix = join(dir, name);
+      mkdirSync(join(prefix, "tmp"), { recursive: true });
+      mkdirSync(join(prefix, "html", "static"), { recursive: true });
+      writeFileSync(join(prefix, "html", "index.html"), `<html><body>${name}${" ".repeat(2000)}</body></html>\n`);
+      writeFileSync(join(prefix, "html", "static", "app.js"), `// ${"x".repeat(30_000)}\n`);
+      writeFileSync(join(prefix, "html", "static", "app.css"), `/* ${"y".repeat(8_000)} */\n`);
+      const port = ports[i]!;
+      const accessLog = join(prefix, "access.log");
+      const conf = join(prefix, "nginx.conf");
+      writeFileSync(conf, nginxConf(prefix, port, app.port, accessLog));
+      const child = spawn("nginx", ["-p", prefix, "-c", conf, "-g", "daemon off;"], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      children.push(child);
+      hosts.push({ name, port, accessLog });
+      return waitForNginx(child, port, join(prefix, "error.log"));
+    });
+    await Promise.all(started);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { hosts, app, stop };
 }
 
-async function waitForHttp(port: number, deadlineMs = 10_000): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`);
-      await res.arrayBuffer();
-      return;
-    } catch (error) {
-      if (Date.now() > until) throw new Error(`nginx on 127.0.0.1:${port} did not answer: ${String(error)}`);
-      await new Promise((r) => setTimeout(r, 100));
+/** Resolves when nginx answers on `port`; rejects if it exits first or stays silent past the deadline. */
+function waitForNginx(child: ChildProcess, port: number, errorLog: string, deadlineMs = 15_000): Promise<void> {
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const complaint = () => {
+    const log = existsSync(errorLog) ? readFileSync(errorLog, "utf8") : "";
+    return `${stderr}${log}`.trim().split("\n").slice(-3).join(" | ") || "no output";
+  };
+  let gone = false;
+  const exited = new Promise<never>((_, reject) => {
+    const onExit = (code: number | null, signal: string | null) => {
+      gone = true;
+      reject(new Error(`nginx for 127.0.0.1:${port} exited (${signal ?? code}): ${complaint()}`));
+    };
+    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
+    else child.once("exit", onExit);
+  });
+  const answered = (async () => {
+    const until = Date.now() + deadlineMs;
+    while (!gone) {
+      try {
+        // A bounded probe: whatever else may hold the port must not hang the start-up.
+        const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        return;
+      } catch (error) {
+        if (Date.now() > until)
+          throw new Error(`nginx on 127.0.0.1:${port} did not answer: ${String(error)}; nginx said: ${complaint()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-  }
+  })();
+  exited.catch(() => undefined);
+  return Promise.race([answered, exited]);
 }
 
 /** TERM, then KILL after a grace period; resolves when the process has exited. */
