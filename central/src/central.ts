@@ -373,6 +373,7 @@ export async function startCentral(config: CentralConfig, options: StartCentralO
       if (Number.isFinite(s.watermarkMs)) metrics.watermarkMs.set({ partition: String(s.partition) }, s.watermarkMs);
     }
     metrics.openWindows.set(open);
+    metrics.outageHoldMs.set(engine.outageHoldMs());
     metrics.pendingBatches.set(sink.pending());
   }, config.tickMs);
   const refresher =

@@ -82,6 +82,12 @@ export const centralConfigSchema = z
     windowMs: positiveMs.default(10_000),
     /** Watermark = newest window end seen in the partition minus this; windows behind it are final. */
     allowedLatenessMs: positiveMs.default(120_000),
+    /**
+     * After a gap without any record (Kafka, central or the whole fleet down), the lateness is extended by the
+     * gap, at most by this, for allowedLatenessMs: agents draining spools after a fleet-wide Kafka outage lose
+     * nothing to the watermark if the outage was at most this long. Costs memory for the held windows.
+     */
+    outageHoldMaxMs: nonNegativeMs.default(900_000),
     /** An agent counts as live for a window if it reported a window starting at most this long before. */
     agentLivenessMs: positiveMs.default(60_000),
     /** A window not reported by every live agent is written anyway this long (wall clock) after its end. */

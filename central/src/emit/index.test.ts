@@ -20,6 +20,7 @@ const mergeOptions = {
   allowedLatenessMs: 120_000,
   agentLivenessMs: 60_000,
   incompleteFireAfterMs: 15_000,
+  outageHoldMaxMs: 900_000,
 };
 
 const ok = (n: number, host: string) => Array.from({ length: n }, (_, i) => ({ ip: `10.${host.length}.0.${i % 50}` }));

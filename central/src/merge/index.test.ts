@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { partialOf } from "../testkit.js";
-import { createMergeEngine, decodeCommitMetadata, encodeCommitMetadata, type MergeOptions } from "./index.js";
+import {
+  createMergeEngine,
+  decodeCommitMetadata,
+  encodeCommitMetadata,
+  type MergeEngine,
+  type MergeOptions,
+} from "./index.js";
 
 const W = 10_000;
 const T0 = 1_700_000_000_000; // aligned to W
@@ -10,6 +16,7 @@ const options: MergeOptions = {
   allowedLatenessMs: 120_000,
   agentLivenessMs: 60_000,
   incompleteFireAfterMs: 15_000,
+  outageHoldMaxMs: 900_000,
 };
 
 const win = (i: number) => T0 + i * W;
@@ -110,15 +117,16 @@ describe("merge engine", () => {
     const e = engineWithPartition();
     e.ingest(0, 0, partialOf({ host: "web-1", windowStartMs: win(0) }, req(1)), win(1));
     e.flush(win(1));
-    // win(12) ends at win(13) = win(1) + 120 s: the watermark reaches win(0)'s end.
-    e.ingest(0, 1, partialOf({ host: "web-1", windowStartMs: win(11) }), win(12));
-    expect(e.flush(win(12)).finalized).toBe(0);
-    e.ingest(0, 2, partialOf({ host: "web-1", windowStartMs: win(12) }), win(13));
-    const result = e.flush(win(13));
+    // win(12) ends at win(13) = win(1) + 120 s: the watermark reaches win(0)'s end. (The wall clock moves in
+    // small steps: a gap without records would start an outage hold, tested below.)
+    e.ingest(0, 1, partialOf({ host: "web-1", windowStartMs: win(11) }), win(1) + 2_000);
+    expect(e.flush(win(1) + 2_000).finalized).toBe(0);
+    e.ingest(0, 2, partialOf({ host: "web-1", windowStartMs: win(12) }), win(1) + 4_000);
+    const result = e.flush(win(1) + 4_000);
     expect(result.finalized).toBe(1);
     expect(e.snapshot()).toEqual([{ partition: 0, watermarkMs: win(1), openWindows: 2 }]);
-    expect(e.ingest(0, 3, partialOf({ host: "web-2", windowStartMs: win(0) }), win(13))).toBe("dropped_late");
-    expect(e.ingest(0, 4, partialOf({ host: "web-2", windowStartMs: win(1) }), win(13))).toBe("accepted");
+    expect(e.ingest(0, 3, partialOf({ host: "web-2", windowStartMs: win(0) }), win(1) + 5_000)).toBe("dropped_late");
+    expect(e.ingest(0, 4, partialOf({ host: "web-2", windowStartMs: win(1) }), win(1) + 5_000)).toBe("accepted");
   });
 
   it("writes a never-fired window when it turns final, and settles agents_expected at finality", () => {
@@ -131,8 +139,8 @@ describe("merge engine", () => {
     expect(e.flush(win(2)).emissions).toEqual([]); // web-2 is live and missing
     // web-3 shows up late with a report for win(0), which makes it live (and missing) for win(1) too.
     e.ingest(0, 3, partialOf({ host: "web-3", windowStartMs: win(0) }), win(2));
-    e.ingest(0, 4, partialOf({ host: "web-1", windowStartMs: win(13) }), win(14));
-    const kinds = e.flush(win(14)).emissions.map((x) => [x.windowStartMs, x.kind, x.agentsExpected, x.final]);
+    e.ingest(0, 4, partialOf({ host: "web-1", windowStartMs: win(13) }), win(2) + 1_000);
+    const kinds = e.flush(win(2) + 1_000).emissions.map((x) => [x.windowStartMs, x.kind, x.agentsExpected, x.final]);
     expect(kinds).toEqual([
       [win(0), "rewrite", 3, true],
       [win(1), "watermark", 3, true],
@@ -142,8 +150,9 @@ describe("merge engine", () => {
 
   it("restores the watermark from commit metadata: replays of final windows are skipped, others rebuilt", () => {
     const e = createMergeEngine(options);
-    const metadata = encodeCommitMetadata(win(5));
-    expect(decodeCommitMetadata(metadata)).toBe(win(5));
+    const restored = { watermarkMs: win(5), lastIngestAtMs: win(20) - 1_000, hold: null };
+    const metadata = encodeCommitMetadata(restored);
+    expect(decodeCommitMetadata(metadata)).toEqual(restored);
     expect(e.assign(3, { offset: 42, metadata }, win(20))).toEqual({
       restoredWatermarkMs: win(5),
       metadataReadable: true,
@@ -159,10 +168,25 @@ describe("merge engine", () => {
   });
 
   it("reads back only its own metadata format", () => {
-    expect(decodeCommitMetadata(null)).toBe(Number.NEGATIVE_INFINITY);
-    expect(decodeCommitMetadata("")).toBe(Number.NEGATIVE_INFINITY);
-    expect(decodeCommitMetadata(encodeCommitMetadata(Number.NEGATIVE_INFINITY))).toBe(Number.NEGATIVE_INFINITY);
-    expect(decodeCommitMetadata("spark-checkpoint-7")).toBeNull();
+    const nothingFinal = { watermarkMs: Number.NEGATIVE_INFINITY, lastIngestAtMs: null, hold: null };
+    expect(decodeCommitMetadata(null)).toEqual(nothingFinal);
+    expect(decodeCommitMetadata("")).toEqual(nothingFinal);
+    const held = { watermarkMs: win(2), lastIngestAtMs: win(3), hold: { extraMs: 40_000, releaseEndMs: win(20) } };
+    expect(decodeCommitMetadata(encodeCommitMetadata(held))).toEqual(held);
+    expect(decodeCommitMetadata(encodeCommitMetadata(nothingFinal))).toEqual(nothingFinal);
+    expect(decodeCommitMetadata(JSON.stringify({ v: 1, watermarkMs: win(2) }))).toEqual({
+      ...nothingFinal,
+      watermarkMs: win(2),
+    });
+    for (const unreadable of [
+      "spark-checkpoint-7",
+      "null",
+      JSON.stringify({ v: 2, watermarkMs: win(2) }),
+      JSON.stringify({ v: 2, watermarkMs: win(2), lastIngestAtMs: null, hold: { extraMs: "1" } }),
+      JSON.stringify({ v: 3, watermarkMs: win(2), lastIngestAtMs: 1, hold: null }),
+    ]) {
+      expect(decodeCommitMetadata(unreadable), unreadable).toBeNull();
+    }
     const e = createMergeEngine(options);
     expect(e.assign(1, { offset: 10, metadata: "{oops" }, win(0)).metadataReadable).toBe(false);
   });
@@ -171,7 +195,12 @@ describe("merge engine", () => {
     const e = engineWithPartition();
     e.ingest(0, 0, null, win(0));
     expect(e.flush(win(0)).commits).toEqual([
-      { partition: 0, epoch: 1, offset: 1, metadata: encodeCommitMetadata(Number.NEGATIVE_INFINITY) },
+      {
+        partition: 0,
+        epoch: 1,
+        offset: 1,
+        metadata: encodeCommitMetadata({ watermarkMs: Number.NEGATIVE_INFINITY, lastIngestAtMs: win(0), hold: null }),
+      },
     ]);
     e.revoke(0);
     expect(e.isAssigned(0)).toBe(false);
@@ -215,5 +244,85 @@ describe("merge engine", () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("outage hold", () => {
+  // Agents a and b report windows 0..2 about a second after each ends; then Kafka is down for 150 s (longer than
+  // the 120 s lateness). At the recovery `a` drains its spool (windows 3..17) at once; `b` only 20 s later.
+  const recoveredAt = win(18) + 1_000;
+  let offset = 0;
+
+  function beforeOutage(o: MergeOptions = options) {
+    offset = 0;
+    const e = createMergeEngine(o);
+    e.assign(0, { offset: null, metadata: null }, win(0));
+    for (let i = 0; i <= 2; i++) {
+      for (const host of ["a", "b"])
+        e.ingest(0, offset++, partialOf({ host, windowStartMs: win(i) }), win(i + 1) + 1_000);
+      e.flush(win(i + 1) + 1_000);
+    }
+    return e;
+  }
+  const drain = (e: MergeEngine, host: string, atMs: number) =>
+    Array.from({ length: 15 }, (_, k) =>
+      e.ingest(0, offset++, partialOf({ host, windowStartMs: win(3 + k) }, req(2)), atMs),
+    );
+
+  it("gives agents draining spools after a fleet-wide Kafka outage allowedLatenessMs from the recovery", () => {
+    const e = beforeOutage();
+    expect(drain(e, "a", recoveredAt).every((x) => x === "accepted")).toBe(true);
+    expect(e.outageHoldMs()).toBe(150_000);
+    e.flush(recoveredAt);
+    const outcomes = drain(e, "b", recoveredAt + 20_000);
+    expect(outcomes.filter((x) => x === "dropped_late")).toEqual([]);
+    const fleet = e.flush(recoveredAt + 20_000).emissions.filter((x) => x.windowStartMs === win(3));
+    expect(fleet.map((x) => [x.fleet.requests, x.agentsReported])).toEqual([[4, 2]]);
+  });
+
+  it("would drop the slower agent's oldest windows without it (the scenario is the one that loses data)", () => {
+    const e = beforeOutage({ ...options, outageHoldMaxMs: 0 });
+    drain(e, "a", recoveredAt);
+    e.flush(recoveredAt);
+    const outcomes = drain(e, "b", recoveredAt + 20_000);
+    expect(outcomes.slice(0, 3)).toEqual(["dropped_late", "dropped_late", "dropped_late"]);
+    expect(e.outageHoldMs()).toBe(0);
+  });
+
+  it("ends once the newest window ends allowedLatenessMs after the recovery, and is capped at outageHoldMaxMs", () => {
+    const e = beforeOutage({ ...options, outageHoldMaxMs: 100_000 });
+    drain(e, "a", recoveredAt);
+    expect(e.outageHoldMs()).toBe(100_000);
+    // win(29) ends at win(30) < recoveredAt + 120 s: still held (watermark = win(30) - 220 s).
+    e.ingest(0, offset++, partialOf({ host: "a", windowStartMs: win(29) }), recoveredAt + 5_000);
+    expect(e.snapshot()[0]?.watermarkMs).toBe(win(30) - 220_000);
+    e.ingest(0, offset++, partialOf({ host: "a", windowStartMs: win(30) }), recoveredAt + 6_000);
+    expect(e.outageHoldMs()).toBe(0);
+    expect(e.snapshot()[0]?.watermarkMs).toBe(win(31) - 120_000);
+  });
+
+  it("survives a restart: the commit metadata carries the hold, and a long downtime starts one", () => {
+    const e = beforeOutage();
+    drain(e, "a", recoveredAt);
+    const [commit] = e.flush(recoveredAt).commits;
+    const restored = decodeCommitMetadata(commit!.metadata);
+    expect(restored?.hold).toEqual({ extraMs: 150_000, releaseEndMs: recoveredAt + 120_000 });
+
+    // Central restarts 2 s later (no gap of its own) and replays from the committed offset.
+    const replay = (metadata: string) => {
+      const r = createMergeEngine(options);
+      r.assign(0, { offset: commit!.offset, metadata }, recoveredAt + 2_000);
+      offset = commit!.offset;
+      drain(r, "a", recoveredAt + 2_000);
+      return drain(r, "b", recoveredAt + 20_000).filter((x) => x === "dropped_late").length;
+    };
+    expect(replay(commit!.metadata)).toBe(0);
+    expect(replay(encodeCommitMetadata({ ...restored!, hold: null }))).toBe(3);
+
+    // Central itself was down for the 150 s: the time since the last ingest it recorded starts the hold.
+    const down = createMergeEngine(options);
+    const before = encodeCommitMetadata({ watermarkMs: win(2) - 120_000, lastIngestAtMs: win(3) + 1_000, hold: null });
+    down.assign(0, { offset: 6, metadata: before }, recoveredAt);
+    expect(down.outageHoldMs()).toBe(150_000);
   });
 });

@@ -7,8 +7,15 @@
  *   is independent: its own windows, identities and watermark.
  * - Watermark of a partition = newest window end accepted in it − allowedLatenessMs (monotone). A partial whose
  *   window ends at or before the watermark is late: dropped, or, if the window was already final under the watermark
- *   restored from the commit metadata, a replay of a window written fully before (`replayed_final`). Acceptance
- *   depends on the partition's record order alone, never on batch boundaries or the wall clock.
+ *   restored from the commit metadata, a replay of a window written fully before (`replayed_final`).
+ * - Outage hold: when no record at all arrived for a gap of at least allowedLatenessMs / 4 (wall clock: Kafka was
+ *   down, central was down or paused, or the fleet was silent), every agent may be sitting on partials as old as the
+ *   gap. Each partition then extends its lateness by the gap (capped at outageHoldMaxMs) until its newest window end
+ *   passes the wall clock of the recovery + allowedLatenessMs: agents draining spools at different speeds after a
+ *   fleet-wide Kafka outage get allowedLatenessMs after the recovery, not after their windows ended. A (re)start
+ *   counts the time since the last ingest recorded in the commit metadata as such a gap, and the metadata carries
+ *   the hold, so a replay holds at least as long as the original run did and accepts at least what it accepted.
+ *   Apart from the gap itself, acceptance depends on the partition's record order alone.
  * - Partials are merged in offset order, so a window rebuilt after a restart is bit-identical to the original.
  * - The commit intent of a partition is the smallest offset of any partial of a window still held (or the next
  *   offset when none), with the watermark in the metadata. It is only valid once every emission returned by the
@@ -24,6 +31,8 @@ export interface MergeOptions {
   allowedLatenessMs: number;
   agentLivenessMs: number;
   incompleteFireAfterMs: number;
+  /** Largest extension of allowedLatenessMs after a gap without records (see "Outage hold"). */
+  outageHoldMaxMs: number;
 }
 
 /**
@@ -118,6 +127,8 @@ export interface MergeEngine {
   /** Reports hydrated from InfluxDB (`http_stats` rows of single hosts). */
   hydrateLiveness(rows: Iterable<{ service: string; host: string; windowStartMs: number }>): void;
   snapshot(): PartitionSnapshot[];
+  /** The largest extra lateness an outage hold adds to any partition now (0: none). */
+  outageHoldMs(): number;
 }
 
 interface Cell {
@@ -146,38 +157,90 @@ interface PartitionState {
   /** True when the group had committed this partition before (someone may have written its windows). */
   readonly resumed: boolean;
   watermarkMs: number;
+  /** Newest window end accepted; the watermark trails it by allowedLatenessMs (plus the hold while one is on). */
+  newestEndMs: number;
+  hold: OutageHold | null;
   nextOffset: number | null;
   readonly windows: Map<number, WindowState>;
 }
 
-const METADATA_VERSION = 1;
+const METADATA_VERSION = 2;
 
-/** Commit metadata: the partition's watermark, so a restart knows which windows were written fully. */
-export function encodeCommitMetadata(watermarkMs: number): string {
-  return JSON.stringify({ v: METADATA_VERSION, watermarkMs: Number.isFinite(watermarkMs) ? watermarkMs : null });
+/** Extra lateness of a partition until its newest window end reaches `releaseEndMs` (see "Outage hold"). */
+export interface OutageHold {
+  extraMs: number;
+  releaseEndMs: number;
 }
 
-/** The watermark stored by `encodeCommitMetadata`; -Infinity for none; null for metadata this code cannot read. */
-export function decodeCommitMetadata(metadata: string | null): number | null {
-  if (metadata === null || metadata === "") return Number.NEGATIVE_INFINITY;
+export interface CommitMetadata {
+  /** Windows ending at or before this are final (-Infinity: none). */
+  watermarkMs: number;
+  /** Wall clock of the newest record ingested before the commit; null if none or metadata version 1. */
+  lastIngestAtMs: number | null;
+  hold: OutageHold | null;
+}
+
+/**
+ * Commit metadata: the partition's watermark, so a restart knows which windows were written fully; when the last
+ * record was ingested, so a restart knows how long nothing was processed; the outage hold in force.
+ */
+export function encodeCommitMetadata(meta: CommitMetadata): string {
+  return JSON.stringify({
+    v: METADATA_VERSION,
+    watermarkMs: Number.isFinite(meta.watermarkMs) ? meta.watermarkMs : null,
+    lastIngestAtMs: meta.lastIngestAtMs,
+    hold: meta.hold,
+  });
+}
+
+const NOTHING_FINAL: CommitMetadata = { watermarkMs: Number.NEGATIVE_INFINITY, lastIngestAtMs: null, hold: null };
+
+/** What `encodeCommitMetadata` stored (version 1 too); nothing final for none; null if unreadable. */
+export function decodeCommitMetadata(metadata: string | null): CommitMetadata | null {
+  if (metadata === null || metadata === "") return NOTHING_FINAL;
+  let parsed: { v?: unknown; watermarkMs?: unknown; lastIngestAtMs?: unknown; hold?: unknown };
   try {
-    const parsed = JSON.parse(metadata) as { v?: unknown; watermarkMs?: unknown };
-    if (parsed.v !== METADATA_VERSION) return null;
-    if (parsed.watermarkMs === null) return Number.NEGATIVE_INFINITY;
-    return typeof parsed.watermarkMs === "number" && Number.isSafeInteger(parsed.watermarkMs)
-      ? parsed.watermarkMs
-      : null;
+    parsed = JSON.parse(metadata) as typeof parsed;
   } catch {
     return null;
   }
+  if (parsed === null || typeof parsed !== "object" || (parsed.v !== 1 && parsed.v !== METADATA_VERSION)) return null;
+  const isTime = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x);
+  let watermarkMs: number;
+  if (parsed.watermarkMs === null) watermarkMs = Number.NEGATIVE_INFINITY;
+  else if (isTime(parsed.watermarkMs)) watermarkMs = parsed.watermarkMs;
+  else return null;
+  if (parsed.v === 1) return { ...NOTHING_FINAL, watermarkMs };
+  if (parsed.lastIngestAtMs !== null && !isTime(parsed.lastIngestAtMs)) return null;
+  const hold = parsed.hold as Partial<OutageHold> | null | undefined;
+  if (hold !== null && (typeof hold !== "object" || !isTime(hold.extraMs) || !isTime(hold.releaseEndMs))) return null;
+  return {
+    watermarkMs,
+    lastIngestAtMs: parsed.lastIngestAtMs,
+    hold: hold === null ? null : { extraMs: hold.extraMs!, releaseEndMs: hold.releaseEndMs! },
+  };
 }
 
 export function createMergeEngine(options: MergeOptions): MergeEngine {
-  const { windowMs, allowedLatenessMs, incompleteFireAfterMs } = options;
+  const { windowMs, allowedLatenessMs, incompleteFireAfterMs, outageHoldMaxMs } = options;
+  const holdAfterGapMs = allowedLatenessMs / 4;
   const horizonMs = Math.max(3_600_000, 2 * (options.agentLivenessMs + allowedLatenessMs + windowMs));
   const liveness = new LivenessRegistry(windowMs, options.agentLivenessMs, horizonMs);
   const partitions = new Map<number, PartitionState>();
   let epochs = 0;
+  /** Wall clock of the last record ingested (null: none since this engine started). */
+  let lastIngestAtMs: number | null = null;
+
+  /** No record for `gapMs`: the partition's records may be up to that much older than usual (see "Outage hold"). */
+  function holdAfterGap(ps: PartitionState, gapMs: number, nowMs: number): void {
+    if (gapMs < holdAfterGapMs || outageHoldMaxMs === 0) return;
+    const extraMs = Math.min(gapMs, outageHoldMaxMs);
+    const releaseEndMs = nowMs + allowedLatenessMs;
+    ps.hold =
+      ps.hold === null
+        ? { extraMs, releaseEndMs }
+        : { extraMs: Math.max(ps.hold.extraMs, extraMs), releaseEndMs: Math.max(ps.hold.releaseEndMs, releaseEndMs) };
+  }
 
   function assign(partition: number, restored: RestoredPosition, nowMs: number): AssignResult {
     const existing = partitions.get(partition);
@@ -185,25 +248,33 @@ export function createMergeEngine(options: MergeOptions): MergeEngine {
     const decoded = decodeCommitMetadata(restored.metadata);
     // Unreadable metadata (another tool committed) is treated as "nothing final": every window from the committed
     // offset on is rebuilt, complete only for windows whose partials all follow that offset. The caller warns.
-    const watermark = decoded ?? Number.NEGATIVE_INFINITY;
-    partitions.set(partition, {
+    const watermark = decoded?.watermarkMs ?? Number.NEGATIVE_INFINITY;
+    const ps: PartitionState = {
       partition,
       epoch: ++epochs,
       assignedAtMs: nowMs,
       restoredWatermarkMs: watermark,
       resumed: restored.offset !== null,
       watermarkMs: watermark,
+      newestEndMs: Number.NEGATIVE_INFINITY,
+      hold: decoded?.hold ?? null,
       nextOffset: null,
       windows: new Map(),
-    });
+    };
+    if (decoded?.lastIngestAtMs != null) holdAfterGap(ps, nowMs - decoded.lastIngestAtMs, nowMs);
+    partitions.set(partition, ps);
     return { restoredWatermarkMs: watermark, metadataReadable: decoded !== null };
   }
 
-  function ingest(partition: number, offset: number, partial: WindowPartial | null, _nowMs: number): IngestOutcome {
+  function ingest(partition: number, offset: number, partial: WindowPartial | null, nowMs: number): IngestOutcome {
     const ps = partitions.get(partition);
     if (ps === undefined) throw new RangeError(`partition ${partition} is not assigned`);
     if (ps.nextOffset !== null && offset < ps.nextOffset) return "already_processed";
     ps.nextOffset = offset + 1;
+    if (lastIngestAtMs !== null && nowMs - lastIngestAtMs >= holdAfterGapMs) {
+      for (const other of partitions.values()) holdAfterGap(other, nowMs - lastIngestAtMs, nowMs);
+    }
+    lastIngestAtMs = nowMs;
     if (partial === null) return "poison";
 
     const startMs = partial.windowStartMs;
@@ -244,8 +315,12 @@ export function createMergeEngine(options: MergeOptions): MergeEngine {
     mergePartial(cell.fleet, partial);
     liveness.report(partial.service, partial.host, startMs);
 
-    const watermark = endMs - allowedLatenessMs;
-    if (watermark > ps.watermarkMs) ps.watermarkMs = watermark;
+    if (endMs > ps.newestEndMs) {
+      ps.newestEndMs = endMs;
+      if (ps.hold !== null && endMs >= ps.hold.releaseEndMs) ps.hold = null;
+      const watermark = endMs - allowedLatenessMs - (ps.hold?.extraMs ?? 0);
+      if (watermark > ps.watermarkMs) ps.watermarkMs = watermark;
+    }
     if (!cell.fired) return "accepted";
     cell.dirty = true;
     return "late";
@@ -313,7 +388,7 @@ export function createMergeEngine(options: MergeOptions): MergeEngine {
           partition: ps.partition,
           epoch: ps.epoch,
           offset,
-          metadata: encodeCommitMetadata(ps.watermarkMs),
+          metadata: encodeCommitMetadata({ watermarkMs: ps.watermarkMs, lastIngestAtMs, hold: ps.hold }),
         });
       }
     }
@@ -337,6 +412,7 @@ export function createMergeEngine(options: MergeOptions): MergeEngine {
     hydrateLiveness: (rows) => {
       for (const row of rows) liveness.hydrate(row.service, row.host, row.windowStartMs);
     },
+    outageHoldMs: () => Math.max(0, ...[...partitions.values()].map((ps) => ps.hold?.extraMs ?? 0)),
     snapshot: () =>
       [...partitions.values()].map((ps) => ({
         partition: ps.partition,

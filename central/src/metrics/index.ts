@@ -16,6 +16,8 @@ export interface CentralMetrics {
   readonly anomalies: Counter;
   readonly consumerLag: Gauge<"partition">;
   readonly watermarkMs: Gauge<"partition">;
+  /** Extra lateness in force after a gap without records (0 when none). */
+  readonly outageHoldMs: Gauge;
   readonly openWindows: Gauge;
   readonly writeDuration: Histogram;
   readonly pointsWritten: Counter;
@@ -67,6 +69,11 @@ export function createCentralMetrics(options: { defaultMetrics?: boolean } = {})
       name: "rla_central_watermark_ms",
       help: "Event-time watermark per partition (ms since epoch)",
       labelNames: ["partition"],
+      registers,
+    }),
+    outageHoldMs: new Gauge({
+      name: "rla_central_outage_hold_ms",
+      help: "Extra allowed lateness in force after a gap without records (Kafka or central outage); 0 when none",
       registers,
     }),
     openWindows: new Gauge({ name: "rla_central_open_windows", help: "Windows held in memory", registers }),
