@@ -356,6 +356,7 @@ export async function startCentral(config: CentralConfig, options: StartCentralO
   );
 
   let intervalStartMs = now() - (now() % config.windowMs);
+  let outageHoldMs = 0;
   const ticker = setInterval(() => {
     const t = now();
     flushAndWrite();
@@ -373,7 +374,19 @@ export async function startCentral(config: CentralConfig, options: StartCentralO
       if (Number.isFinite(s.watermarkMs)) metrics.watermarkMs.set({ partition: String(s.partition) }, s.watermarkMs);
     }
     metrics.openWindows.set(open);
-    metrics.outageHoldMs.set(engine.outageHoldMs());
+    const hold = engine.outageHoldMs();
+    if (hold !== outageHoldMs) {
+      if (hold > 0) {
+        log.warn(
+          { outageHoldMs: hold },
+          `no records for a while (Kafka or central down?): lateness extended by ${Math.round(hold / 1000)} s until the newest windows pass the recovery + allowedLatenessMs`,
+        );
+      } else {
+        log.info("outage hold ended: watermark back to newest window end - allowedLatenessMs");
+      }
+      outageHoldMs = hold;
+    }
+    metrics.outageHoldMs.set(hold);
     metrics.pendingBatches.set(sink.pending());
   }, config.tickMs);
   const refresher =

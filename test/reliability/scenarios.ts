@@ -404,6 +404,8 @@ export async function outageScenario(o: OutageOptions): Promise<ScenarioResult> 
       watch: [...agents, central],
     });
     const pipeline = await readPipelineTotals(env);
+    // The longest outage hold central announced (its warn line carries outageHoldMs).
+    const holds = [...readFileSync(central.logFile, "utf8").matchAll(/"outageHoldMs":(\d+)/g)].map((m) => Number(m[1]));
     return resultOf(
       `${o.server === "kafka" ? "Kafka" : "InfluxDB"} stopped for ${Math.round(o.outageMs / 1000)} s under load`,
       env,
@@ -411,7 +413,8 @@ export async function outageScenario(o: OutageOptions): Promise<ScenarioResult> 
       `${hosts.length} agent(s); unavailable ${(downFor / 1000).toFixed(0)} s including its restart; ` +
         `${Math.round(run.rate)} lines/s written for ${(run.elapsedMs / 1000).toFixed(0)} s; ` +
         `waited ${((Date.now() - t0 - run.elapsedMs) / 1000).toFixed(0)} s after the last line; ` +
-        `central partials dropped as late: ${pipeline.dropped_late}`,
+        `central partials dropped as late: ${pipeline.dropped_late}; ` +
+        `longest outage hold: ${(Math.max(0, ...holds) / 1000).toFixed(0)} s`,
     );
   } finally {
     await env.cleanup();
