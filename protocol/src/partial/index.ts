@@ -313,7 +313,7 @@ export function statusClassOf(code: number): StatusClass {
 function scanCandidates(ips: HeavyKeys, limit: number, minDistinctUrls: number): ScanCandidate[] {
   const out: ScanCandidate[] = [];
   for (let id = 0; id < ips.size; id++) {
-    const distinctUrls = ips.distinctOf(id).estimate();
+    const distinctUrls = ips.distinctEstimateOf(id);
     if (distinctUrls < minDistinctUrls) continue;
     out.push({ ip: ips.keyOf(id), distinctUrls, notFound: ips.notFound![id]! });
   }

@@ -1,6 +1,6 @@
 import { latin1String } from "../parse/text.js";
 import { CMS_DEFAULT_DEPTH, CMS_DEFAULT_WIDTH, CountMinSketch } from "./count-min.js";
-import { DistinctCounter, HLL_REGISTERS, registerIndex, registerRank } from "./distinct.js";
+import { DistinctCounter, estimatePacked, HLL_REGISTERS, registerIndex, registerRank } from "./distinct.js";
 
 /**
  * Per-key request counts with bounded memory: exact while few keys, heavy hitters + count-min after.
@@ -239,6 +239,12 @@ export class HeavyKeys {
     return new DistinctCounter(registers);
   }
 
+  /** `distinctOf(id).estimate()` without the copy (trackScan only). */
+  distinctEstimateOf(id: number): number {
+    if (!this.trackScan) throw new RangeError("distinctEstimateOf: this table keeps no scan data");
+    return estimatePacked(this.scanRegisters, id * PACKED_REGISTERS);
+  }
+
   /** One more occurrence of the distinct value with hash `hash` for held entry `id` (trackScan only). */
   addDistinct(id: number, hash: number): void {
     const regs = this.scanRegisters;
@@ -305,9 +311,26 @@ export class HeavyKeys {
 
   /** Entry ids sorted by count desc, key asc, at most `k`. */
   rankedIds(k: number): number[] {
+    const before = (a: number, b: number) =>
+      this.counts[b]! - this.counts[a]! || compareStrings(this.keyOf(a), this.keyOf(b));
+    if (k <= 0) return [];
+    if (k * 8 < this.size) {
+      // Few wanted (central's top-K lists): keep the best k in order; most ids lose to the last one on count alone.
+      const best: number[] = [];
+      for (let id = 0; id < this.size; id++) {
+        if (best.length === k && before(id, best[k - 1]!) >= 0) continue;
+        let at = best.length === k ? k - 1 : best.length;
+        while (at > 0 && before(id, best[at - 1]!) < 0) {
+          best[at] = best[at - 1]!;
+          at--;
+        }
+        best[at] = id;
+      }
+      return best;
+    }
     const ids = Array.from({ length: this.size }, (_, i) => i);
-    ids.sort((a, b) => this.counts[b]! - this.counts[a]! || compareStrings(this.keyOf(a), this.keyOf(b)));
-    return ids.length > k ? ids.slice(0, Math.max(0, k)) : ids;
+    ids.sort(before);
+    return ids.length > k ? ids.slice(0, k) : ids;
   }
 
   /**

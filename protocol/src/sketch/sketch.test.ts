@@ -289,3 +289,37 @@ describe("HeavyKeys", () => {
     expect(inPlaceMerges).toBeGreaterThan(30);
   }, 60_000);
 });
+
+describe("HeavyKeys summaries without copies", () => {
+  it("distinctEstimateOf equals the estimate of the unpacked registers, and rankedIds(k) the sorted prefix", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 5_000 })), {
+          minLength: 1,
+          maxLength: 3_000,
+        }),
+        fc.integer({ min: 0, max: 40 }),
+        (events, k) => {
+          const t = new HeavyKeys({ capacity: 128, trackScan: true });
+          for (const [ip, url] of events) {
+            const key = `10.0.${ip >> 8}.${ip & 255}`;
+            const id = t.add(key, hashString(key));
+            if (id >= 0) t.addDistinct(id, hashString(`/u${url}`));
+          }
+          for (let id = 0; id < t.size; id++) expect(t.distinctEstimateOf(id)).toBe(t.distinctOf(id).estimate());
+          const sorted = Array.from({ length: t.size }, (_, id) => id).sort(
+            (a, b) => t.counts[b]! - t.counts[a]! || (t.keyOf(a) < t.keyOf(b) ? -1 : 1),
+          );
+          expect(t.rankedIds(k)).toEqual(sorted.slice(0, k));
+        },
+      ),
+      { numRuns: 100 },
+    );
+    // The raw HyperLogLog range (beyond 2.5 × 256 distinct values) too.
+    const t = new HeavyKeys({ capacity: 4, trackScan: true });
+    const id = t.add("10.0.0.1", hashString("10.0.0.1"));
+    for (let u = 0; u < 50_000; u++) t.addDistinct(id, hashString(`/u${u}`));
+    expect(t.distinctEstimateOf(id)).toBe(t.distinctOf(id).estimate());
+    expect(Math.abs(t.distinctEstimateOf(id) - 50_000) / 50_000).toBeLessThan(0.3);
+  });
+});
