@@ -311,14 +311,30 @@ export function statusClassOf(code: number): StatusClass {
 }
 
 function scanCandidates(ips: HeavyKeys, limit: number, minDistinctUrls: number): ScanCandidate[] {
-  const out: ScanCandidate[] = [];
+  if (limit <= 0) return [];
+  const notFound = ips.notFound!;
+  // The best `limit` by (distinct desc, 404s desc, ip asc), kept in order by insertion: most IPs lose to the last
+  // one on their estimate alone, so no object is made and no key compared for them.
+  const ids: number[] = [];
+  const distinct: number[] = [];
+  const before = (id: number, d: number, other: number) =>
+    distinct[other]! - d ||
+    notFound[ids[other]!]! - notFound[id]! ||
+    compareStrings(ips.keyOf(id), ips.keyOf(ids[other]!));
   for (let id = 0; id < ips.size; id++) {
-    const distinctUrls = ips.distinctEstimateOf(id);
-    if (distinctUrls < minDistinctUrls) continue;
-    out.push({ ip: ips.keyOf(id), distinctUrls, notFound: ips.notFound![id]! });
+    const d = ips.distinctEstimateOf(id);
+    if (d < minDistinctUrls) continue;
+    if (ids.length === limit && before(id, d, limit - 1) >= 0) continue;
+    let at = ids.length === limit ? limit - 1 : ids.length;
+    while (at > 0 && before(id, d, at - 1) < 0) {
+      ids[at] = ids[at - 1]!;
+      distinct[at] = distinct[at - 1]!;
+      at--;
+    }
+    ids[at] = id;
+    distinct[at] = d;
   }
-  out.sort((a, b) => b.distinctUrls - a.distinctUrls || b.notFound - a.notFound || compareStrings(a.ip, b.ip));
-  return out.length > limit ? out.slice(0, Math.max(0, limit)) : out;
+  return ids.map((id, i) => ({ ip: ips.keyOf(id), distinctUrls: distinct[i]!, notFound: notFound[id]! }));
 }
 
 function countMethod(p: WindowPartial, method: string, n: number): void {

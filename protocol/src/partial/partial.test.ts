@@ -339,3 +339,45 @@ describe("heavy hitters beyond the exact cap", () => {
     expect(a.ips.size).toBe(IP_CAPACITY);
   });
 });
+
+describe("scan candidates", () => {
+  it("are the best by (distinct URLs desc, 404s desc, ip asc) among IPs with enough distinct URLs", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            ip: fc.integer({ min: 0, max: 60 }),
+            url: fc.integer({ min: 0, max: 40 }),
+            notFound: fc.boolean(),
+          }),
+          { maxLength: 1_500 },
+        ),
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 0, max: 6 }),
+        (events, limit, minDistinctUrls) => {
+          const p = createPartial(key("web-1"));
+          for (const e of events) {
+            addRecord(p, {
+              ...emptyLogRecord(),
+              timeMs: WINDOW,
+              status: e.notFound ? 404 : 200,
+              ip: `10.1.0.${e.ip}`,
+              path: `/p${e.url}`,
+            });
+          }
+          const reference = Array.from({ length: p.ips.size }, (_, id) => ({
+            ip: p.ips.keyOf(id),
+            distinctUrls: p.ips.distinctOf(id).estimate(),
+            notFound: p.ips.notFound![id]!,
+          }))
+            .filter((c) => c.distinctUrls >= minDistinctUrls)
+            .sort((a, b) => b.distinctUrls - a.distinctUrls || b.notFound - a.notFound || (a.ip < b.ip ? -1 : 1))
+            .slice(0, limit);
+          const { scanCandidates } = summarizePartial(p, { topK: 3, scanLimit: limit, minDistinctUrls });
+          expect(scanCandidates).toEqual(reference);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
