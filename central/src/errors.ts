@@ -47,6 +47,12 @@ function kafkaRetriable(error: unknown, depth = 0): boolean {
   if (!(error instanceof Error) || depth > 5) return false;
   const e = error as Error & { retriable?: unknown; cause?: unknown; originalError?: unknown };
   if (e.name === "KafkaJSNumberOfRetriesExceeded") return kafkaRetriable(e.cause ?? e.originalError, depth + 1);
+  // kafkajs's retrier wraps a non-retriable error as the cause of a plain KafkaJSNonRetriableError.
+  if (e.name === "KafkaJSNonRetriableError" && (e.cause ?? e.originalError) !== undefined) {
+    return kafkaRetriable(e.cause ?? e.originalError, depth + 1);
+  }
+  // No coordinator for the group: the broker is down or still starting (kafkajs calls it non-retriable).
+  if (e.name === "KafkaJSGroupCoordinatorNotFound") return true;
   if (e.name === "KafkaJSNoBrokerAvailableError" || e.name === "KafkaJSLockTimeout") return true;
   if (e.name === "KafkaJSConnectionError" || e.name === "KafkaJSRequestTimeoutError") return true;
   return e.retriable === true;

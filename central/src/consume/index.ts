@@ -9,7 +9,7 @@
  * - Offsets are resolved as records are handed on (so fetching moves on), but only `commit()` commits them, with
  *   whatever offset and metadata the caller decided.
  */
-import type { WindowPartial } from "@rla/protocol";
+import { retry, type WindowPartial } from "@rla/protocol";
 import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel, type SASLOptions } from "kafkajs";
 import { type CentralConfig, type CentralSecrets, resolveSsl } from "../config.js";
 import { CentralError, CentralErrorCode, toKafkaError } from "../errors.js";
@@ -123,7 +123,7 @@ export function createPartialConsumer(options: PartialConsumerOptions): PartialC
     sessionTimeout: config.kafka.sessionTimeoutMs,
     heartbeatInterval: Math.max(500, Math.floor(config.kafka.sessionTimeoutMs / 10)),
     maxWaitTimeInMs: 500,
-    // kafkajs restarts itself after retriable failures (broker down); anything else ends up in onFatal.
+    // kafkajs restarts itself after retriable failures (broker down); see the CRASH handler for the rest.
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 },
   });
   const admin: Admin = kafka.admin();
@@ -142,14 +142,50 @@ export function createPartialConsumer(options: PartialConsumerOptions): PartialC
     log.info({ partitions: [...next].sort((a, b) => a - b), revoked }, "partitions assigned");
     handlers.onRevoked(revoked);
   });
+  /** Aborted by `disconnect`: ends a restart that is waiting out an outage. */
+  const lifetime = new AbortController();
   consumer.on(consumer.events.CRASH, (event) => {
     const error = toKafkaError(event.payload.error, "consumer");
     if (event.payload.restart) {
       log.warn({ err: error }, "consumer crashed; kafkajs restarts it");
       return;
     }
-    handlers.onFatal(error);
+    if (!error.retriable) {
+      handlers.onFatal(error);
+      return;
+    }
+    if (halted) return;
+    // kafkajs does not restart after every outage error (a group coordinator still missing after its own retries
+    // ends the consumer); an outage is waited out, so start again with backoff, as kafkajs's own restart would.
+    log.warn({ err: error }, "consumer stopped by a Kafka outage; restarting it with backoff");
+    retry(runConsumer, {
+      signal: lifetime.signal,
+      maxDelayMs: 10_000,
+      onRetry: (e) =>
+        limited("restart", (suppressed) => log.warn({ err: e, suppressed }, "Kafka still unavailable; retrying")),
+    }).catch((e: unknown) => {
+      if (!halted) handlers.onFatal(toKafkaError(e, "restarting the consumer"));
+    });
   });
+
+  async function runConsumer(): Promise<void> {
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: config.kafka.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: (payload) => {
+          const run = handleBatch(payload);
+          inFlight = run.catch(() => undefined);
+          return run;
+        },
+      });
+    } catch (error) {
+      throw toKafkaError(error, "starting the consumer");
+    }
+  }
 
   async function fetchPositions(partitions: number[]): Promise<PartitionPosition[]> {
     const [offsets] = await admin.fetchOffsets({ groupId: config.kafka.groupId, topics: [topic] });
@@ -212,21 +248,10 @@ export function createPartialConsumer(options: PartialConsumerOptions): PartialC
             `topic ${topic} does not exist (create it with npm run provision, or fix kafka.topic)`,
           );
         }
-        await consumer.connect();
-        await consumer.subscribe({ topic, fromBeginning: config.kafka.fromBeginning });
-        await consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 1,
-          eachBatch: (payload) => {
-            const run = handleBatch(payload);
-            inFlight = run.catch(() => undefined);
-            return run;
-          },
-        });
       } catch (error) {
         throw toKafkaError(error, "starting the consumer");
       }
+      await runConsumer();
     },
     async commit(requests) {
       if (requests.length === 0) return;
@@ -243,6 +268,7 @@ export function createPartialConsumer(options: PartialConsumerOptions): PartialC
     },
     async disconnect() {
       halted = true;
+      lifetime.abort();
       await consumer.disconnect().catch((error: unknown) => log.warn({ err: error }, "consumer disconnect failed"));
       await admin.disconnect().catch(() => undefined);
     },
