@@ -9,7 +9,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
@@ -24,7 +23,7 @@ import {
   type Snapshot,
   WINDOW_HEADER,
 } from "./view.js";
-import { NGINX_COMBINED_RT, startWebFleet, stopChild } from "./webfleet.js";
+import { freePorts, NGINX_COMBINED_RT, startWebFleet, stopChild } from "./webfleet.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const HOSTS = ["web1", "web2", "web3"];
@@ -47,27 +46,6 @@ interface DemoOptions {
 
 function yamlList(items: string[]): string {
   return `[${items.map((i) => JSON.stringify(i)).join(", ")}]`;
-}
-
-/**
- * `count` distinct ports nothing listens on right now (the OS picks them, all held until all are
- * picked), so the demo never collides with another run.
- */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolveServer, reject) => {
-          const server = createServer();
-          server.once("error", reject);
-          server.listen(0, "127.0.0.1", () => resolveServer(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
-  return ports;
 }
 
 function startNode(script: string, args: string[], logFile: string): ChildProcess {

@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { startWebFleet } from "./webfleet.js";
+import { freePorts, startWebFleet } from "./webfleet.js";
 
 const dirs: string[] = [];
 const servers: Server[] = [];
@@ -19,12 +19,6 @@ function listen(): Promise<{ server: Server; port: number }> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as { port: number }).port }));
   });
-}
-
-async function freePort(): Promise<number> {
-  const { server, port } = await listen();
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 function tempDir(): string {
@@ -40,7 +34,7 @@ afterEach(async () => {
 
 describe("startWebFleet", () => {
   it("serves static files and proxies /api to the app tier, logging both", async () => {
-    const fleet = await startWebFleet(tempDir(), ["a"], [await freePort()]);
+    const fleet = await startWebFleet(tempDir(), ["a"], await freePorts(1));
     try {
       const port = fleet.hosts[0]!.port;
       const page = await fetch(`http://127.0.0.1:${port}/`);
@@ -57,8 +51,8 @@ describe("startWebFleet", () => {
   it("fails with nginx's complaint when a port is taken, and stops the hosts it had started", async () => {
     const taken = await listen();
     servers.push(taken.server);
-    const freeOne = await freePort();
-    await expect(startWebFleet(tempDir(), ["ok", "clash"], [freeOne, taken.port])).rejects.toThrow(
+    const [freeOne] = await freePorts(1);
+    await expect(startWebFleet(tempDir(), ["ok", "clash"], [freeOne!, taken.port])).rejects.toThrow(
       /exited .*Address already in use/,
     );
     await expect(fetch(`http://127.0.0.1:${freeOne}/`)).rejects.toThrow();
