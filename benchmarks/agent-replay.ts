@@ -3,9 +3,9 @@
  *
  * On the seeded log of benchmarks/parse.ts (gen-log.ts, host web1, same seed: byte-identical), pinned to one core:
  * 1. the parse benchmark itself (run as a child with `--cpu C`): our in-process parse+aggregate, mtail and goaccess;
- * 2. `edge-agent run --once` (its CLI bundled from the current sources: tail, parse, window, encode, outbox with
- *    fsync, Kafka with acks=-1) into a fresh topic, timed with bash `time` (wall, and user+system CPU); best of R
- *    runs by CPU;
+ * 2. `edge-agent run --once` (its CLI bundled from the current sources as its npm package ships it, every dependency
+ *    inlined: tail, parse, window, encode, outbox with fsync, Kafka with acks=-1) into a fresh topic, timed with
+ *    bash `time` (wall, and user+system CPU); best of R runs by CPU;
  * 3. a check that the partials in the topic add up to exactly the log's requests and bytes.
  * The agent must come within 20 % of the in-process figure (ratio >= 0.8). On a shared machine wall-clock rates
  * mostly measure the neighbours, so the gate uses CPU-time rates; wall ratios are printed too. The agent's figure

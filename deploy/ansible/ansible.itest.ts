@@ -23,7 +23,7 @@ import { parse as parseYaml } from "yaml";
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "../..");
 const playbook = join(here, "playbooks/edge-agent.yml");
-// Each playbook run takes 20-60 s on a busy 2-core machine (ansible start-up per task, npm install from the registry).
+// Each playbook run takes 20-60 s on a busy 2-core machine (ansible start-up per task, the npm install).
 const PLAYBOOK_TIMEOUT_MS = 600_000;
 // The test's own service account, removed afterwards; the role's default is edge-agent.
 const testUser = "rla-itest-agent";

@@ -1,19 +1,25 @@
-// Bundles the CLI into dist/cli.js for the npm package (`prepack`); `--restore` (`postpack`) puts back the file
-// `tsc -b` emitted there, so the workspace keeps running its own build. @rla/protocol is not published, so it is
-// inlined from its sources; every npm dependency stays external and is installed from `dependencies`.
-import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+// Bundles the CLI into one self-contained file for the npm package (`prepack`): @rla/protocol and every npm
+// dependency are inlined, so the tarball declares no dependencies and `npm install -g` of it needs no registry (hosts
+// behind a firewall, Ansible roll-outs) and the agent starts faster (one file to load: `--help` 0.29 → 0.16 CPU-s).
+// `--restore` (`postpack`) puts back the file `tsc -b` emitted there, so the workspace keeps running its own build.
+// `--outfile <path>` writes the same bundle elsewhere (tests and benchmarks run what ships); `--sourcemap` adds a map.
+import { existsSync, renameSync, rmSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { build } from "esbuild";
 
 const path = (p) => new URL(p, import.meta.url).pathname;
-const out = path("../dist/cli.js");
+const { values: args } = parseArgs({
+  options: { restore: { type: "boolean" }, outfile: { type: "string" }, sourcemap: { type: "boolean" } },
+});
+const packaged = path("../dist/cli.js");
 const saved = path("../dist/cli.js.tsc");
 
-if (process.argv.includes("--restore")) {
-  if (existsSync(saved)) renameSync(saved, out);
-  else rmSync(out, { force: true });
+if (args.restore) {
+  if (existsSync(saved)) renameSync(saved, packaged);
+  else rmSync(packaged, { force: true });
 } else {
-  if (existsSync(out) && !existsSync(saved)) renameSync(out, saved);
-  const pkg = JSON.parse(readFileSync(path("../package.json"), "utf8"));
+  const out = args.outfile ?? packaged;
+  if (out === packaged && existsSync(packaged) && !existsSync(saved)) renameSync(packaged, saved);
   await build({
     entryPoints: [path("../src/cli.ts")],
     outfile: out,
@@ -22,7 +28,13 @@ if (process.argv.includes("--restore")) {
     format: "esm",
     target: "node20",
     alias: { "@rla/protocol": path("../../protocol/src/index.ts") },
-    external: Object.keys(pkg.dependencies),
+    // CommonJS dependencies (kafkajs, pino, …) call require() for Node's own modules; an ES module has none.
+    banner: {
+      js: 'import { createRequire as __rlaCreateRequire } from "node:module";\nconst require = __rlaCreateRequire(import.meta.url);',
+    },
+    // Their licence notices stay, gathered at the end of the file.
+    legalComments: "eof",
+    sourcemap: args.sourcemap === true,
     logLevel: "warning",
   });
 }

@@ -139,6 +139,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+// Exit as soon as the work is done (logs are written synchronously): a timer some library still holds, e.g. a Kafka
+// retry that lost the race with the final acknowledgement, must not keep `--once` (backfills, scripts) waiting.
+main(process.argv).then((code) => process.exit(code));

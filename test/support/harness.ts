@@ -3,8 +3,8 @@
  * the comparison of what ends up in InfluxDB with the independent reference (reference.ts).
  *
  * - Processes are started from the packages' current sources, bundled once per test process with esbuild into
- *   `.state/e2e-bin/` (inside the repo, so the bundles resolve their npm dependencies from `node_modules`), so a test
- *   never runs a stale `dist/`. `RLA_E2E_BIN=dist` runs `edge-agent/dist/cli.js` / `central/dist/cli.js` instead
+ *   `.state/e2e-bin/`, so a test never runs a stale `dist/`: the agent as its npm package bundles it (every
+ *   dependency inlined), central with its npm dependencies resolved from the repo's `node_modules`. `RLA_E2E_BIN=dist` runs `edge-agent/dist/cli.js` / `central/dist/cli.js` instead
  *   (what `npm pack` ships; needs `npm run build`).
  * - Every environment gets its own temp dir, topic, consumer group and InfluxDB database; every process its own
  *   config file, state dir, metrics port and log file. `cleanup()` stops what it started by pid (SIGTERM, then
@@ -13,7 +13,7 @@
  * - `compareWithReference` reads every `http_stats` (per host and `all`) and `http_status` point and lists every
  *   difference from the reference, with the `{ lines_written, lines_counted, lost, doubled }` summary.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import {
   closeSync,
@@ -30,6 +30,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { ensureInfluxDatabase, ensureTopic, influxQuery, influxRows, quoteIdent, stackEndpoints } from "@rla/deploy";
 import { Kafka, type Kafka as KafkaClient, logLevel } from "kafkajs";
 import { stringify } from "yaml";
@@ -41,6 +42,8 @@ import {
   withinHdrMean,
   withinHdrPrecision,
 } from "./reference.js";
+
+const execFileAsync = promisify(execFile);
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -150,28 +153,26 @@ export function buildBinaries(): Promise<Binaries> {
       ["protocol", "edge-agent", "central", "deploy"].map((ws) => [`@rla/${ws}`, join(REPO_ROOT, ws, "src/index.ts")]),
     );
     const out = { agent: join(dir, "edge-agent.mjs"), central: join(dir, "central.mjs"), orphanGuard };
-    await Promise.all(
-      (
-        [
-          ["edge-agent", out.agent],
-          ["central", out.central],
-        ] as const
-      ).map(([pkg, outfile]) =>
-        build({
-          entryPoints: [join(REPO_ROOT, pkg, "src/cli.ts")],
-          outfile,
-          bundle: true,
-          platform: "node",
-          format: "esm",
-          target: "node20",
-          // npm dependencies stay imports (resolved from the repo's node_modules); @rla/* sources are bundled.
-          packages: "external",
-          alias,
-          sourcemap: true,
-          logLevel: "error",
-        }),
-      ),
-    );
+    await Promise.all([
+      // The agent exactly as its npm package bundles it (every dependency inlined).
+      execFileAsync(process.execPath, [
+        join(REPO_ROOT, "edge-agent/scripts/bundle.mjs"),
+        ...["--outfile", out.agent, "--sourcemap"],
+      ]),
+      build({
+        entryPoints: [join(REPO_ROOT, "central/src/cli.ts")],
+        outfile: out.central,
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: "node20",
+        // npm dependencies stay imports (resolved from the repo's node_modules); @rla/* sources are bundled.
+        packages: "external",
+        alias,
+        sourcemap: true,
+        logLevel: "error",
+      }),
+    ]);
     return out;
   })();
   return binaries;

@@ -1,5 +1,5 @@
-import { createRequire } from "node:module";
 import type { Int32Histogram as Int32HistogramClass } from "hdr-histogram-js";
+import Int32HistogramModule from "hdr-histogram-js/dist/Int32Histogram.js";
 import { VarintReader, VarintWriter } from "./varint.js";
 
 /**
@@ -24,11 +24,11 @@ import { VarintReader, VarintWriter } from "./varint.js";
  * identical after an encode/decode round trip and after any merge order.
  */
 // The class's own CommonJS module, not the package index: the index also loads the WebAssembly
-// build, the log readers/writers and pako, ~30 ms of every agent start. Required, not imported,
-// because bundlers and Node disagree on what a default import of it is.
-const Int32Histogram = (
-  createRequire(import.meta.url)("hdr-histogram-js/dist/Int32Histogram.js") as { default: typeof Int32HistogramClass }
-).default;
+// build, the log readers/writers and pako, ~30 ms of every agent start. Its class is `exports.default`
+// of a module marked __esModule: Node's import makes `default` the whole exports object, esbuild's
+// bundle (the agent package) the class itself, so take whichever is the class.
+const Int32Histogram = ((Int32HistogramModule as { default?: unknown }).default ??
+  Int32HistogramModule) as typeof Int32HistogramClass;
 type Int32Histogram = Int32HistogramClass;
 
 export const LATENCY_MAX_US = 3_600_000_000;
