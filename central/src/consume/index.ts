@@ -76,6 +76,8 @@ export interface PartialConsumerOptions {
   metrics: CentralMetrics;
   handlers: ConsumerHandlers;
   now?: () => number;
+  /** Waits between attempts to restart the consumer after an outage ended it (injected by tests). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 function kafkaLogLevel(level: string): logLevel {
@@ -161,6 +163,7 @@ export function createPartialConsumer(options: PartialConsumerOptions): PartialC
     retry(runConsumer, {
       signal: lifetime.signal,
       maxDelayMs: 10_000,
+      ...(options.sleep ? { sleep: options.sleep } : {}),
       onRetry: (e) =>
         limited("restart", (suppressed) => log.warn({ err: e, suppressed }, "Kafka still unavailable; retrying")),
     }).catch((e: unknown) => {
