@@ -5,15 +5,15 @@
  * `--rate` lines/s to, stamped with the wall clock, for `--duration-s`. Every `--sample-ms` this script reads the
  * agent's /proc/<pid>/stat (utime + stime) and /proc/<pid>/status (VmRSS, VmHWM): CPU % per interval = CPU seconds
  * used / wall seconds (100 % = one core). The first `--warmup-s` are reported apart (start-up, JIT). Afterwards it
- * checks on the agent's /metrics that it read every line written and has no lag left.
+ * checks on the agent's /metrics that it read every line written and has no lag left, then measures it idle for
+ * `--idle-s` (the file no longer growing): CPU % and how often its main thread is woken.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { buildBinaries } from "../test/support/harness.js";
+import { buildBinaries, freePort } from "../test/support/harness.js";
 import {
   createTopic,
   deleteTopics,
@@ -38,23 +38,14 @@ const { values: args } = parseArgs({
     "duration-s": { type: "string", default: "60" },
     "sample-ms": { type: "string", default: "1000" },
     "warmup-s": { type: "string", default: "5" },
+    "idle-s": { type: "string", default: "15" },
   },
 });
 const RATE = Number(args.rate);
 const DURATION_S = Number(args["duration-s"]);
 const SAMPLE_MS = Number(args["sample-ms"]);
 const WARMUP_S = Number(args["warmup-s"]);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
+const IDLE_S = Number(args["idle-s"]);
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -145,6 +136,15 @@ try {
   const lagBytes = await metricSum(metricsUrl, "rla_agent_file_lag_bytes");
   load.push(loadavg());
 
+  // Then idle: the file stops growing (what most hosts' agents do most of the time at night).
+  const idleFrom = sampleProc(agent.pid!);
+  await sleep(IDLE_S * 1000);
+  const idleTo = sampleProc(agent.pid!);
+  if (idleFrom === null || idleTo === null) throw new Error(`the agent exited while idle:\n${logTail(agentLog)}`);
+  const idleSeconds = (idleTo.atMs - idleFrom.atMs) / 1000;
+  const idleCpuPct = (100 * (idleTo.cpuSeconds - idleFrom.cpuSeconds)) / idleSeconds;
+  const idleWakeupsPerSec = (idleTo.mainWakeups - idleFrom.mainWakeups) / idleSeconds;
+
   const t0 = samples[0]!.atMs;
   const intervals = samples.slice(1).map((s, i) => ({
     atS: (s.atMs - t0) / 1000,
@@ -172,6 +172,9 @@ try {
     `agent RSS: mean ${mean(rssSorted).toFixed(0)} MiB, max ${rssSorted.at(-1)?.toFixed(0)} MiB, peak (VmHWM) ${(last.hwmKb / 1024).toFixed(0)} MiB`,
   );
   console.log(
+    `agent idle (file not growing, ${IDLE_S} s): ${idleCpuPct.toFixed(2)} % of one core, main thread woken ${idleWakeupsPerSec.toFixed(0)} times/s, RSS ${(idleTo.rssKb / 1024).toFixed(0)} MiB`,
+  );
+  console.log(
     JSON.stringify({
       bench: "agent-follow",
       rate_lines_per_sec: RATE,
@@ -191,6 +194,10 @@ try {
       rss_mib_mean: round(mean(rssSorted), 1),
       rss_mib_max: round(rssSorted.at(-1) ?? Number.NaN, 1),
       rss_mib_peak_hwm: round(last.hwmKb / 1024, 1),
+      idle_s: IDLE_S,
+      idle_cpu_pct: round(idleCpuPct, 2),
+      idle_main_wakeups_per_sec: round(idleWakeupsPerSec, 0),
+      idle_rss_mib: round(idleTo.rssKb / 1024, 1),
       samples: intervals.map((x) => [round(x.atS, 1), round(x.cpuPct, 1), round(x.rssMb, 1)]),
       loadavg: load,
     }),

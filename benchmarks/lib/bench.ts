@@ -177,6 +177,8 @@ export interface ProcSample {
   rssKb: number;
   /** Peak resident set (VmHWM). */
   hwmKb: number;
+  /** Voluntary context switches of the main thread so far: each is a sleep the thread was woken from. */
+  mainWakeups: number;
 }
 
 /** One reading of /proc/<pid>/stat and status; null once the process is gone. */
@@ -188,7 +190,16 @@ export function sampleProc(pid: number): ProcSample | null {
     const ticks = Number(rest[11]) + Number(rest[12]);
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
-    return { atMs: Date.now(), cpuSeconds: ticks / CLK_TCK, rssKb: kb("VmRSS"), hwmKb: kb("VmHWM") };
+    // The main thread's own status: how often it went to sleep and was woken (timers, I/O completions).
+    const main = readFileSync(`/proc/${pid}/task/${pid}/status`, "utf8");
+    const wakeups = Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(main)?.[1] ?? Number.NaN);
+    return {
+      atMs: Date.now(),
+      cpuSeconds: ticks / CLK_TCK,
+      rssKb: kb("VmRSS"),
+      hwmKb: kb("VmHWM"),
+      mainWakeups: wakeups,
+    };
   } catch {
     return null;
   }

@@ -2,19 +2,19 @@
 # The edge agent as a container (the compose stack's demo web hosts). Build context: the repo root.
 #   docker build -f deploy/docker/edge-agent.Dockerfile -t rla/edge-agent .
 # The runtime installs the same `npm pack` tarball the Ansible role installs on hosts, with the same npm command
-# (which fetches the agent's npm dependencies from the registry).
+# (offline: the tarball is one bundled file with no npm dependencies).
 
 FROM node:20 AS build
 WORKDIR /src
 COPY . .
-# npm pack runs the agent's prepack: the CLI bundled with esbuild (its npm dependencies stay external).
+# npm pack runs the agent's prepack: the CLI bundled with esbuild, every npm dependency inlined.
 RUN npm ci --no-audit --no-fund \
   && mkdir /pkg \
   && npm pack -w @rla/edge-agent --pack-destination /pkg
 
 FROM node:20-slim AS runtime
 COPY --from=build /pkg/ /tmp/pkg/
-RUN npm install --global --prefix /opt/edge-agent --omit=dev --no-audit --no-fund /tmp/pkg/*.tgz \
+RUN npm install --global --prefix /opt/edge-agent --offline --no-audit --no-fund /tmp/pkg/*.tgz \
   && rm -rf /tmp/pkg /root/.npm \
   && mkdir -p /var/lib/edge-agent /etc/edge-agent \
   && chown node:node /var/lib/edge-agent

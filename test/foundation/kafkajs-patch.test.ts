@@ -1,0 +1,56 @@
+// kafkajs 2.2.4 (its last release) wakes every process that used a connection once per millisecond forever: after each
+// fulfilled request its RequestQueue schedules a pending-request check with a negative delay even when nothing is
+// pending, and that check schedules the next one (tulios/kafkajs#1556, #1604, #1704). Measured here on an idle edge
+// agent: ~820 main-thread wakeups/s and 3.2 % of a core. patches/kafkajs+2.2.4.patch (applied by `patch-package` on
+// every npm install, and so also inside the agent's bundle) schedules a check only while requests wait; this test
+// fails when the patch is not applied.
+import { createRequire } from "node:module";
+import { afterEach, describe, expect, it } from "vitest";
+
+interface RequestQueue {
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  pending: unknown[];
+  checkPendingRequests(): void;
+  maybeThrottle(ms: number): void;
+  push(request: { entry: { correlationId: number }; expectResponse: boolean; sendRequest: () => void }): void;
+  destroy(): void;
+}
+
+const RequestQueueClass = createRequire(import.meta.url)("kafkajs/src/network/requestQueue/index.js") as new (
+  options: Record<string, unknown>,
+) => RequestQueue;
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const queues: RequestQueue[] = [];
+
+function queue(): RequestQueue {
+  const q = new RequestQueueClass({
+    maxInFlightRequests: null,
+    requestTimeout: 30_000,
+    enforceRequestTimeout: false,
+    clientId: "test",
+    broker: "127.0.0.1:9",
+    logger: quiet,
+  });
+  queues.push(q);
+  return q;
+}
+
+afterEach(() => {
+  for (const q of queues.splice(0)) q.destroy();
+});
+
+describe("kafkajs request queue (patched)", () => {
+  it("schedules no check when nothing is pending (a fulfilled request no longer starts a 1 ms timer loop)", () => {
+    const q = queue();
+    q.checkPendingRequests();
+    expect(q.throttleCheckTimeoutId).toBeNull();
+  });
+
+  it("still schedules the check for a request waiting out a broker's throttle", () => {
+    const q = queue();
+    q.maybeThrottle(60_000);
+    q.push({ entry: { correlationId: 1 }, expectResponse: true, sendRequest: () => {} });
+    expect(q.pending).toHaveLength(1);
+    expect(q.throttleCheckTimeoutId).not.toBeNull();
+  });
+});
