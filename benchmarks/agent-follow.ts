@@ -13,7 +13,8 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { buildBinaries, freePort } from "../test/support/harness.js";
+import { freePort } from "@rla/deploy";
+import { buildBinaries } from "../test/support/harness.js";
 import {
   createTopic,
   deleteTopics,

@@ -10,7 +10,15 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureInfluxDatabase, ensureTopic, influxQuery, influxRows, quoteIdent, stackEndpoints } from "@rla/deploy";
+import {
+  ensureInfluxDatabase,
+  ensureTopic,
+  freePort,
+  influxQuery,
+  influxRows,
+  quoteIdent,
+  stackEndpoints,
+} from "@rla/deploy";
 import { addRecord, createPartial, encodePartial, type LogRecord } from "@rla/protocol";
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { pack } from "msgpackr";
@@ -139,15 +147,6 @@ async function freshTopicAndDb(name: string, partitions: number): Promise<{ topi
   await ensureTopic({ brokers: kafkaBrokers, topic, partitions, retentionMs: 3_600_000 });
   await ensureInfluxDatabase({ url: influxUrl, database, retentionPolicy: RP, duration: "30d" });
   return { topic, database };
-}
-
-/** A port nobody listens on right now (metrics.port 0 would switch the endpoint off). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function configInput(topic: string, database: string, instance: string, metricsPort = 0): CentralConfigInput {

@@ -3,13 +3,24 @@ import kafkajs from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { CentralErrorCode, toKafkaError } from "./errors.js";
 
+/** kafkajs's own error classes (its typings declare fewer constructor arguments than the classes take). */
+const errors = kafkajs as unknown as Record<
+  | "KafkaJSConnectionError"
+  | "KafkaJSGroupCoordinatorNotFound"
+  | "KafkaJSNonRetriableError"
+  | "KafkaJSNumberOfRetriesExceeded"
+  | "KafkaJSSASLAuthenticationError",
+  new (
+    ...args: unknown[]
+  ) => Error
+>;
 const {
   KafkaJSConnectionError,
   KafkaJSGroupCoordinatorNotFound,
   KafkaJSNonRetriableError,
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSSASLAuthenticationError,
-} = kafkajs;
+} = errors;
 
 describe("toKafkaError", () => {
   it("waits out outages kafkajs gives up on: retries exceeded, and a group coordinator still missing", () => {

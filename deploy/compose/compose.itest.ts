@@ -4,9 +4,7 @@
 // config runs in a real nginx whose log lines our parser accepts; deploy.sh runs its steps in order against a
 // stand-in `docker` that records every call.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +14,7 @@ import {
   DEFAULT_PARTIALS_TOPIC,
   DEFAULT_RETENTION_DURATION,
   DEFAULT_RETENTION_POLICY,
+  freePort,
 } from "@rla/deploy";
 import { createParser, emptyLogRecord } from "@rla/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -397,14 +396,6 @@ describe("the demo web host", () => {
     expect([...statuses].every((s) => [200, 404, 503].includes(s))).toBe(true);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitForLines(file: string, count: number, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;

@@ -8,7 +8,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureTopic, stackEndpoints } from "@rla/deploy";
+import { ensureTopic, freePort, stackEndpoints } from "@rla/deploy";
 import {
   createPartial,
   decodePartial,
@@ -385,17 +385,6 @@ async function until<T>(probe: () => Promise<T | null>, deadlineMs: number): Pro
     if (Date.now() > deadline) throw new Error(`condition not met within ${deadlineMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {

@@ -256,13 +256,15 @@ describe("dashboard queries against InfluxDB", () => {
       RLA_INFLUX_URL: influxUrl,
       RLA_INFLUX_DB: conn.database,
     });
-    [fleet] = await runDashboardQueries({
+    const [report] = await runDashboardQueries({
       ...datasource,
       from,
       to,
       vars: { host: "all" },
       datasourceMinInterval: datasource.minInterval,
     });
+    if (report === undefined) throw new Error("runDashboardQueries returned no report");
+    fleet = report;
   });
 
   it("every panel query runs, at a 10 s interval for a 15 min range", () => {

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runStackScript } from "@rla/deploy";
+import { freePort, runStackScript } from "@rla/deploy";
 import { createPartial, decodePartial, encodePartial, partialIdentity, REJECT_REASONS } from "@rla/protocol";
 import { Packr } from "msgpackr";
 import { generateFleet, seededRandom, standardScenario } from "../support/fleet-gen.js";
@@ -22,7 +22,6 @@ import {
   type Expected,
   expectFleet,
   expectLine,
-  freePort,
   type ManagedProcess,
   metricSum,
   type PipelineEnv,

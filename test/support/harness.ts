@@ -26,12 +26,19 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ensureInfluxDatabase, ensureTopic, influxQuery, influxRows, quoteIdent, stackEndpoints } from "@rla/deploy";
+import {
+  ensureInfluxDatabase,
+  ensureTopic,
+  freePort,
+  influxQuery,
+  influxRows,
+  quoteIdent,
+  stackEndpoints,
+} from "@rla/deploy";
 import { Kafka, type Kafka as KafkaClient, logLevel } from "kafkajs";
 import { stringify } from "yaml";
 import {
@@ -77,19 +84,6 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, o.intervalMs ?? 250));
   }
-}
-
-/** A free TCP port on 127.0.0.1 (for metrics endpoints; the tiny race with other binders is acceptable in tests). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,16 +4,26 @@
 import kafkajs from "kafkajs";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { parseCentralConfig } from "../config.js";
+import type { CentralError } from "../errors.js";
 import { createLogger } from "../logging.js";
 import { createCentralMetrics } from "../metrics/index.js";
 import { createPartialConsumer } from "./index.js";
 
+/** kafkajs's own error classes (its typings declare fewer constructor arguments than the classes take). */
+type ErrorClass = new (...args: unknown[]) => Error;
+const errors = kafkajs as unknown as Record<
+  | "KafkaJSConnectionError"
+  | "KafkaJSGroupCoordinatorNotFound"
+  | "KafkaJSNonRetriableError"
+  | "KafkaJSSASLAuthenticationError",
+  ErrorClass
+>;
 const {
   KafkaJSConnectionError,
   KafkaJSGroupCoordinatorNotFound,
   KafkaJSNonRetriableError,
   KafkaJSSASLAuthenticationError,
-} = kafkajs;
+} = errors;
 
 const CRASH = "consumer.crash";
 
@@ -62,11 +72,11 @@ function crash(error: Error, restart: boolean): void {
 }
 
 function setUp() {
-  const fatal: Error[] = [];
+  const fatal: CentralError[] = [];
   const delays: number[] = [];
   const consumer = createPartialConsumer({
     config: parseCentralConfig({}),
-    secrets: { saslPassword: undefined, influxToken: undefined },
+    secrets: { saslPassword: undefined, influxToken: "" },
     logger: createLogger("silent"),
     metrics: createCentralMetrics({ defaultMetrics: false }),
     handlers: {

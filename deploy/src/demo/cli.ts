@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { stackEndpoints } from "../endpoints.js";
+import { freePorts } from "../ports.js";
 import { ensureInfluxDatabase, ensureTopic } from "../provision/index.js";
 import { startTraffic } from "./traffic.js";
 import {
@@ -23,7 +24,7 @@ import {
   type Snapshot,
   WINDOW_HEADER,
 } from "./view.js";
-import { freePorts, NGINX_COMBINED_RT, startWebFleet, stopChild } from "./webfleet.js";
+import { NGINX_COMBINED_RT, startWebFleet, stopChild } from "./webfleet.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const HOSTS = ["web1", "web2", "web3"];

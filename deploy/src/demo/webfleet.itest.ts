@@ -7,7 +7,8 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePorts, startWebFleet } from "./webfleet.js";
+import { freePorts } from "../ports.js";
+import { startWebFleet } from "./webfleet.js";
 
 const dirs: string[] = [];
 const servers: Server[] = [];

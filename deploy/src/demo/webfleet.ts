@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
 export const NGINX_COMBINED_RT =
@@ -162,27 +162,6 @@ function waitForNginx(child: ChildProcess, port: number, errorLog: string, deadl
   })();
   exited.catch(() => undefined);
   return Promise.race([answered, exited]);
-}
-
-/**
- * `count` distinct ports nothing listens on right now (the OS picks them, all held until all are
- * picked), so the demo never collides with another run.
- */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<NetServer>((resolveServer, reject) => {
-          const server = createNetServer();
-          server.once("error", reject);
-          server.listen(0, "127.0.0.1", () => resolveServer(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
-  return ports;
 }
 
 /** TERM, then KILL after a grace period; resolves when the process has exited. */

@@ -55,7 +55,7 @@ function start(options: Partial<TailerOptions> = {}): Harness {
       clockMs += ms;
       if (++h.idleWaits >= 3) h.quiet?.abort();
     },
-    onError: (e) => h.errors.push({ code: (e as { code: string }).code, message: e.message }),
+    onError: (e) => h.errors.push({ code: (e as Error & { code: string }).code, message: e.message }),
     ...options,
   });
   harnesses.push(h);
@@ -288,7 +288,9 @@ describe("reading", () => {
     const before = fds();
     writeFileSync(p("a.log"), "a\n");
     writeFileSync(p("b.log"), "b\n");
-    const h = start({ wait: (_ms, signal) => new Promise((resolve) => signal.addEventListener("abort", resolve)) });
+    const h = start({
+      wait: (_ms, signal) => new Promise((resolve) => signal.addEventListener("abort", () => resolve())),
+    });
     await takeUntil(h, (e) => e.kind === "eof" && h.events.filter((x) => x.kind === "eof").length === 2);
     expect(fds()).toBe(before + 2);
 
