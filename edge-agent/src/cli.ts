@@ -139,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Exit as soon as the work is done (logs are written synchronously): a timer some library still holds, e.g. a Kafka
-// retry that lost the race with the final acknowledgement, must not keep `--once` (backfills, scripts) waiting.
+// Exit as soon as the work is done (pino flushes its buffered lines synchronously on exit): a timer some library still
+// holds, e.g. a Kafka retry that lost the race with the final acknowledgement, must not keep `--once` (backfills,
+// scripts) waiting.
 main(process.argv).then((code) => process.exit(code));
