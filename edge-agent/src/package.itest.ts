@@ -27,7 +27,20 @@ describe("edge-agent npm package", () => {
       .trim()
       .split("\n")
       .sort();
-    expect(listing).toEqual(["package/README.md", "package/dist/cli.js", "package/package.json"]);
+    expect(listing).toEqual([
+      "package/README.md",
+      "package/dist/THIRD-PARTY-LICENSES.txt",
+      "package/dist/cli.js",
+      "package/package.json",
+    ]);
+    // The licence text of what the bundle inlines travels with it.
+    const licences = execFileSync("tar", ["-xzOf", join(work, tarball!), "package/dist/THIRD-PARTY-LICENSES.txt"], {
+      encoding: "utf8",
+    });
+    for (const name of ["kafkajs", "pino", "zod", "msgpackr", "hdr-histogram-js", "prom-client"]) {
+      expect(licences).toMatch(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+ \\(`, "m"));
+    }
+    expect(licences).toContain("Permission is hereby granted, free of charge");
     const manifest = JSON.parse(
       execFileSync("tar", ["-xzOf", join(work, tarball!), "package/package.json"], { encoding: "utf8" }),
     );
