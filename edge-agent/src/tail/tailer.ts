@@ -1,7 +1,8 @@
 import type { BigIntStats } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { glob } from "tinyglobby";
+import { glob, isDynamicPattern } from "tinyglobby";
 import { AgentError, AgentErrorCode } from "../errors.js";
 import { type Fingerprint, fingerprintLength, fnv1a64Hex, formatFileKey, parseFileKey } from "./fingerprint.js";
 import type { FilePosition, RotatedSiblingPattern, TailEvent, Tailer, TailerOptions } from "./index.js";
@@ -76,7 +77,10 @@ export function createTailer(options: TailerOptions): Tailer {
 }
 
 class FileTailer implements Tailer {
-  private readonly globs: string[];
+  /** The globs without wildcards, as absolute paths. */
+  private readonly literalPaths: string[];
+  /** The globs with wildcards (expanded with tinyglobby). */
+  private readonly patterns: string[];
   private readonly positions: FilePosition[];
   private readonly startAtEnd: boolean;
   private readonly readChunkBytes: number;
@@ -110,7 +114,9 @@ class FileTailer implements Tailer {
   private readonly recentlyClosed = new Map<string, { key: string; fingerprint: Fingerprint; offset: number }>();
 
   constructor(options: TailerOptions) {
-    this.globs = options.globs;
+    // A plain path needs no directory listing at every poll (the stat below finds it or not); only patterns do.
+    this.literalPaths = options.globs.filter((g) => !isDynamicPattern(g)).map((g) => resolve(g));
+    this.patterns = options.globs.filter((g) => isDynamicPattern(g));
     this.positions = options.positions;
     this.startAtEnd = options.startAt === "end";
     this.readChunkBytes = positiveInt(options.readChunkBytes, 1024 * 1024, "readChunkBytes");
@@ -304,12 +310,20 @@ class FileTailer implements Tailer {
 
   /** Regular files matching the globs by identity; `null` if globbing failed (then nothing counts as rotated away). */
   private async expandGlobs(): Promise<Map<string, FoundFile> | null> {
-    let paths: string[];
-    try {
-      paths = await glob(this.globs, { absolute: true, onlyFiles: true, dot: true, expandDirectories: false });
-    } catch (error) {
-      this.reportIo(this.globs.join(","), error);
-      return null;
+    let paths: string[] = this.literalPaths;
+    if (this.patterns.length > 0) {
+      try {
+        const matched = await glob(this.patterns, {
+          absolute: true,
+          onlyFiles: true,
+          dot: true,
+          expandDirectories: false,
+        });
+        paths = [...new Set([...paths, ...matched])];
+      } catch (error) {
+        this.reportIo(this.patterns.join(","), error);
+        return null;
+      }
     }
     paths.sort();
     const stats = await Promise.all(paths.map((p) => this.statOrNull(p)));
