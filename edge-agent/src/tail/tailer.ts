@@ -310,7 +310,7 @@ class FileTailer implements Tailer {
 
   /** Regular files matching the globs by identity; `null` if globbing failed (then nothing counts as rotated away). */
   private async expandGlobs(): Promise<Map<string, FoundFile> | null> {
-    let paths: string[] = this.literalPaths;
+    let paths = [...this.literalPaths];
     if (this.patterns.length > 0) {
       try {
         const matched = await glob(this.patterns, {
