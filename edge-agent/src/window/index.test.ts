@@ -381,7 +381,8 @@ describe("Windower: crash simulation (checkpoint + outbox replay)", () => {
           expect(totalsOf(crashed)).toEqual(totalsOf(baseline));
         },
       ),
-      { numRuns: 100 },
+      // The first found a file with a backlog but no good line yet letting the floor rise past its old lines.
+      { numRuns: 100, examples: [[541, [{ step: 0, tearLastCommit: false }], 1]] },
     );
   }, 60_000);
 });

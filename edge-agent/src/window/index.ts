@@ -357,11 +357,12 @@ export class Windower {
         lowestShippedWindow(this.state),
       );
       for (const file of this.files.values()) {
-        if (!file.atEnd && !file.closed && file.clockMs !== null) {
-          candidate = Math.min(candidate, this.startOf(file.clockMs - this.o.windowHorizonMs));
-        }
+        if (file.atEnd || file.closed) continue;
+        // A backlog whose first good line is not read yet: its own floor is unknown, so the floor waits for it.
+        if (file.clockMs === null) candidate = Number.NEGATIVE_INFINITY;
+        else candidate = Math.min(candidate, this.startOf(file.clockMs - this.o.windowHorizonMs));
       }
-      if (this.state.floorMs === null || candidate > this.state.floorMs) {
+      if (candidate > Number.NEGATIVE_INFINITY && (this.state.floorMs === null || candidate > this.state.floorMs)) {
         delta.floorMs = candidate;
         applyDelta(this.state, delta);
         for (const file of this.files.values()) this.refreshFloor(file);
