@@ -28,7 +28,7 @@ describe("agent config", () => {
       windowMs: 10_000,
       windowHorizonMs: 3_600_000,
       startAt: "end",
-      kafka: { brokers: ["k1:9092"], topic: "rla-partials", ssl: false },
+      kafka: { brokers: ["k1:9092"], topic: "rla-partials", ssl: false, gzipLevel: 1 },
       spool: { maxSpoolBytes: 256 * 1024 * 1024 },
       metrics: { host: "127.0.0.1", port: 9464 },
     });
@@ -40,6 +40,9 @@ describe("agent config", () => {
     expect(() => parseAgentConfig(bad)).toThrow(/windowMs: expected a positive number/);
     expect(() => parseAgentConfig(bad)).toThrow(/colour: unknown key/);
     expect(() => parseAgentConfig({ ...MINIMAL, format: "squid" })).toThrow(/format: expected one of nginx_combined/);
+    const gzipLevel = (n: number) => ({ ...MINIMAL, kafka: { ...MINIMAL.kafka, gzipLevel: n } });
+    expect(() => parseAgentConfig(gzipLevel(0))).toThrow(/kafka\.gzipLevel: expected 1 to 9/);
+    expect(() => parseAgentConfig(gzipLevel(10))).toThrow(/kafka\.gzipLevel: expected 1 to 9/);
     try {
       parseAgentConfig(bad);
     } catch (error) {

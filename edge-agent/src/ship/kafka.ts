@@ -1,8 +1,12 @@
+import { promisify } from "node:util";
+import { gzip, unzip } from "node:zlib";
 import kafkajs, { type KafkaConfig, type Producer, type SASLOptions } from "kafkajs";
 import type { AgentConfig } from "../config.js";
 import { toKafkaError } from "../errors.js";
 
-const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
+const { Kafka, CompressionCodecs, CompressionTypes, Partitioners, logLevel } = kafkajs;
+const gzipAsync = promisify(gzip);
+const unzipAsync = promisify(unzip);
 
 export interface PartialMessage {
   /** `String(windowStartMs)`: every host's partial for a window lands on the same partition (one central instance). */
@@ -26,12 +30,18 @@ export interface KafkaSinkOptions {
 }
 
 /**
- * A kafkajs producer with acks=-1 and gzip. kafkajs retries briefly itself; longer outages are waited out by the
+ * A kafkajs producer with acks=-1 and gzip (at `kafka.gzipLevel`). kafkajs retries briefly itself; longer outages are waited out by the
  * shipper's `retry()`, which decides by the `retriable` flag `toKafkaError` sets. The idempotent producer is not
  * used: kafkajs marks it experimental, and a resent partial is already dropped by central by its identity.
  */
 export function createKafkaSink(options: KafkaSinkOptions): PartialSink {
   const { kafka: k } = options;
+  // kafkajs's own gzip codec always uses zlib's default level; codecs live in one process-wide table, and an agent
+  // process has one sink. Still gzip on the wire, so central and any Kafka client read it unchanged.
+  CompressionCodecs[CompressionTypes.GZIP] = () => ({
+    compress: (encoder: { buffer: Buffer }) => gzipAsync(encoder.buffer, { level: k.gzipLevel }),
+    decompress: (buffer: Buffer) => unzipAsync(buffer),
+  });
   const config: KafkaConfig = {
     clientId: k.clientId,
     brokers: k.brokers,

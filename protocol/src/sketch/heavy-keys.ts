@@ -146,6 +146,32 @@ export class HeavyKeys {
     return text;
   }
 
+  /**
+   * For writers that copy keys without making strings: key `id` is the latin1 bytes
+   * `keyByteStore[keyByteStart(id), keyByteStart(id) + keyByteLength(id))`, or, when the length is -1,
+   * held only as a string (`keyOf`). Read-only; valid until the table next changes.
+   */
+  keyByteLength(id: number): number {
+    return this.keyLengths[id]!;
+  }
+
+  keyByteStart(id: number): number {
+    return id * this.keyStride;
+  }
+
+  get keyByteStore(): Buffer {
+    return this.keyBytes;
+  }
+
+  /**
+   * For writers (trackScan): entry `id`'s distinct-value registers in packed form (see `restoreEntry`)
+   * are `scanRegisterStore[id * 128, (id + 1) * 128)`. Read-only; valid until the table next changes.
+   */
+  get scanRegisterStore(): Uint8Array {
+    if (!this.trackScan) throw new RangeError("scanRegisterStore: this table keeps no scan data");
+    return this.scanRegisters;
+  }
+
   /** All held keys, by entry id (index < size). Makes every key a string: loops should use `keyOf`. */
   get keys(): readonly string[] {
     for (let id = 0; id < this.size; id++) this.keyOf(id);
@@ -367,15 +393,6 @@ export class HeavyKeys {
   reserve(entries: number): void {
     const wanted = Math.min(this.capacity, entries);
     if (wanted > this.hashes.length) this.grow(wanted);
-  }
-
-  /**
-   * Entry `id`'s distinct-value registers in packed form (see `restoreEntry`): a view into the table,
-   * valid until the table next changes; do not modify it (trackScan only).
-   */
-  packedRegistersOf(id: number): Uint8Array {
-    if (!this.trackScan) throw new RangeError("packedRegistersOf: this table keeps no scan data");
-    return this.packedOf(id);
   }
 
   /** Puts a decoded count-min sketch in place (switches an empty table to sketch mode). */

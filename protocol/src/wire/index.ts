@@ -1,7 +1,8 @@
 /**
- * Wire format v1 of a window partial: one msgpack map per Kafka record, written with msgpackr using
- * plain maps, arrays, strings, numbers, nil and bin only (no msgpackr records/extensions), so any
- * msgpack implementation can read it.
+ * Wire format v1 of a window partial: one msgpack map per Kafka record, using plain maps, arrays,
+ * strings, numbers, nil and bin only (no msgpackr records/extensions), so any msgpack implementation
+ * can read it. Written by `MsgpackWriter` straight from the partial's tables (byte for byte what
+ * msgpackr writes for the same values; see msgpack-writer.ts), read with msgpackr.
  *
  * Compatibility: `v` is the format version; a decoder rejects any other version
  * (`UnsupportedVersion`) and ignores fields it does not know, so a newer agent may add optional
@@ -73,6 +74,7 @@ import { HLL_MAX_RANK, HLL_REGISTERS } from "../sketch/distinct.js";
 import { hashStringInt32 } from "../sketch/hash.js";
 import type { HeavyKeys } from "../sketch/heavy-keys.js";
 import { VarintReader } from "../sketch/varint.js";
+import { MsgpackWriter } from "./msgpack-writer.js";
 
 export const WIRE_VERSION = 1;
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
@@ -81,7 +83,6 @@ const MAX_MAP_ENTRIES = 64;
 const MAX_HISTOGRAM_BYTES = 256 * 1024;
 const MAX_CMS_BYTES = CMS_DEFAULT_WIDTH * CMS_DEFAULT_DEPTH * 5;
 const PACKED_REGISTER_BYTES = HLL_REGISTERS / 2;
-const EMPTY = new Uint8Array(0);
 
 export interface DecodeLimits {
   /** Largest record accepted (default 1 MiB). */
@@ -103,90 +104,136 @@ export interface EncodeOptions {
  */
 export function encodePartial(p: WindowPartial, options: EncodeOptions = {}): Buffer {
   const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const statusCodes: number[] = [];
+  writeRecord(p, p.ips.size, p.urls.size);
+  for (let keep = Math.max(p.ips.size, p.urls.size) >> 1; writer.length > maxBytes && keep > 0; keep >>= 1) {
+    writeRecord(p, Math.min(keep, p.ips.size), Math.min(keep, p.urls.size));
+  }
+  return writer.toBuffer();
+}
+
+/** One writer for every record (encoding is synchronous); it keeps the largest buffer it needed. */
+const writer = new MsgpackWriter();
+
+/** Writes the record map, fields in the table's order, keeping the heaviest `keepIps`/`keepUrls` keys. */
+function writeRecord(p: WindowPartial, keepIps: number, keepUrls: number): void {
+  const w = writer;
+  w.reset();
+  w.map(18);
+  w.str("v");
+  w.number(WIRE_VERSION);
+  w.str("h");
+  w.str(p.host);
+  w.str("s");
+  w.str(p.service);
+  w.str("w");
+  w.number(p.windowStartMs);
+  w.str("wm");
+  w.number(p.windowMs);
+  w.str("q");
+  w.number(p.seq);
+  w.str("n");
+  w.number(p.lines);
+  w.str("r");
+  w.number(p.requests);
+  w.str("b");
+  w.number(p.bytes);
+  const empty = p.firstEventMs > p.lastEventMs;
+  w.str("t0");
+  if (empty) w.nil();
+  else w.number(p.firstEventMs);
+  w.str("t1");
+  if (empty) w.nil();
+  else w.number(p.lastEventMs);
+
+  w.str("sc");
+  let codes = 0;
+  for (let code = 0; code < STATUS_CODE_LIMIT; code++) if (p.statusCounts[code]! > 0) codes++;
+  w.array(2 * codes);
   for (let code = 0; code < STATUS_CODE_LIMIT; code++) {
     const n = p.statusCounts[code]!;
-    if (n > 0) statusCodes.push(code, n);
+    if (n === 0) continue;
+    w.number(code);
+    w.number(n);
   }
-  const methods: (string | number)[] = [];
-  for (let i = 0; i < p.methods.length; i++) methods.push(p.methods[i]!, p.methodCounts[i]!);
-  const rejects: Record<string, number> = {};
-  REJECT_REASONS.forEach((reason, i) => {
+  w.str("m");
+  w.array(2 * p.methods.length);
+  for (let i = 0; i < p.methods.length; i++) {
+    w.str(p.methods[i]!);
+    w.number(p.methodCounts[i]!);
+  }
+  w.str("rj");
+  let reasons = 0;
+  for (let i = 0; i < REJECT_REASONS.length; i++) if (p.rejectCounts[i]! > 0) reasons++;
+  w.map(reasons);
+  for (let i = 0; i < REJECT_REASONS.length; i++) {
     const n = p.rejectCounts[i]!;
-    if (n > 0) rejects[reason] = n;
-  });
-  const empty = p.firstEventMs > p.lastEventMs;
-  const record = {
-    v: WIRE_VERSION,
-    h: p.host,
-    s: p.service,
-    w: p.windowStartMs,
-    wm: p.windowMs,
-    q: p.seq,
-    n: p.lines,
-    r: p.requests,
-    b: p.bytes,
-    t0: empty ? null : p.firstEventMs,
-    t1: empty ? null : p.lastEventMs,
-    sc: statusCodes,
-    m: methods,
-    rj: rejects,
-    lh: p.latency.encode(),
-    lm: p.latencyMissing,
-    ip: encodeHeavyKeys(p.ips, p.ips.size),
-    u: encodeHeavyKeys(p.urls, p.urls.size),
-  };
-  let bytes = packr.pack(record);
-  for (let keep = Math.max(p.ips.size, p.urls.size) >> 1; bytes.length > maxBytes && keep > 0; keep >>= 1) {
-    record.ip = encodeHeavyKeys(p.ips, Math.min(keep, p.ips.size));
-    record.u = encodeHeavyKeys(p.urls, Math.min(keep, p.urls.size));
-    bytes = packr.pack(record);
+    if (n === 0) continue;
+    w.str(REJECT_REASONS[i]!);
+    w.number(n);
   }
-  return Buffer.from(bytes);
+  w.str("lh");
+  w.bin(p.latency.encode());
+  w.str("lm");
+  w.number(p.latencyMissing);
+  w.str("ip");
+  writeHeavyKeys(w, p.ips, keepIps);
+  w.str("u");
+  writeHeavyKeys(w, p.urls, keepUrls);
 }
 
 /** The table's map with at most `keep` keys (the heaviest); fewer than held means sketch mode. */
-function encodeHeavyKeys(t: HeavyKeys, keep: number): Record<string, unknown> {
+function writeHeavyKeys(w: MsgpackWriter, t: HeavyKeys, keep: number): void {
   const n = Math.min(keep, t.size);
   const ranked = keep >= t.size ? null : t.rankedIds(keep);
-  const keys = new Array<string>(n);
-  const counts = new Array<number>(n);
+  const cms = t.exact && keep >= t.size ? null : t.countMinSketch();
+  w.map(2 + (t.notFound !== null ? 2 : 0) + (cms !== null ? 3 : 0));
+  w.str("k");
+  w.array(n);
+  const store = t.keyByteStore;
   for (let i = 0; i < n; i++) {
     const id = ranked === null ? i : ranked[i]!;
-    keys[i] = t.keyOf(id);
-    counts[i] = t.counts[id]!;
+    const length = t.keyByteLength(id);
+    if (length < 0) w.str(t.keyOf(id));
+    else {
+      const at = t.keyByteStart(id);
+      w.latin1(store, at, at + length);
+    }
   }
-  const out: Record<string, unknown> = { k: keys, c: counts };
+  w.str("c");
+  w.array(n);
+  for (let i = 0; i < n; i++) w.number(t.counts[ranked === null ? i : ranked[i]!]!);
   if (t.notFound !== null) {
     const { notFound } = t;
-    const nf = new Array<number>(n);
-    const distinct = new Array<Uint8Array>(n);
+    w.str("nf");
+    w.array(n);
+    for (let i = 0; i < n; i++) w.number(notFound[ranked === null ? i : ranked[i]!]!);
+    w.str("d");
+    w.array(n);
+    const registers = t.scanRegisterStore;
+    const words = new Uint32Array(registers.buffer, registers.byteOffset, registers.length >> 2);
     for (let i = 0; i < n; i++) {
-      const id = ranked === null ? i : ranked[i]!;
-      nf[i] = notFound[id]!;
-      distinct[i] = encodeDistinct(t.packedRegistersOf(id));
+      writeDistinct(w, registers, words, (ranked === null ? i : ranked[i]!) * PACKED_REGISTER_BYTES);
     }
-    out.nf = nf;
-    out.d = distinct;
   }
-  const cms = t.exact && keep >= t.size ? null : t.countMinSketch();
   if (cms !== null) {
-    out.cw = cms.width;
-    out.cd = cms.depth;
-    out.cm = encodeVarints(cms.counts);
+    w.str("cw");
+    w.number(cms.width);
+    w.str("cd");
+    w.number(cms.depth);
+    w.str("cm");
+    writeVarints(w, cms.counts);
   }
-  return out;
 }
 
-/** Unsigned LEB128 varints of 32-bit counters, into one exactly sized array (two passes, no regrowth). */
-function encodeVarints(values: Uint32Array): Uint8Array {
+/** Unsigned LEB128 varints of 32-bit counters, as one bin (two passes: its length goes first). */
+function writeVarints(w: MsgpackWriter, values: Uint32Array): void {
   let length = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     length += v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
   }
-  const out = new Uint8Array(length);
-  let o = 0;
+  let o = w.binSpace(length);
+  const out = w.target;
   for (let i = 0; i < values.length; i++) {
     let v = values[i]!;
     while (v >= 0x80) {
@@ -195,36 +242,44 @@ function encodeVarints(values: Uint32Array): Uint8Array {
     }
     out[o++] = v;
   }
-  return out;
 }
 
 /**
- * The wire form of packed registers (the table's layout: 128 bytes, even register in the high
- * nibble, which is also the wire's packed form): empty, (index, rank) pairs, or the 128 bytes.
+ * The wire form of the packed registers at `registers[at, at + 128)` (the table's layout: even
+ * register in the high nibble, which is also the wire's packed form), as a bin: empty, (index, rank)
+ * pairs, or the 128 bytes. `words` is the same memory as 32-bit words: most IPs set few registers,
+ * so whole zero words are skipped.
  */
-function encodeDistinct(packed: Uint8Array): Uint8Array {
+function writeDistinct(w: MsgpackWriter, registers: Uint8Array, words: Uint32Array, at: number): void {
+  const end = at + PACKED_REGISTER_BYTES;
   let occupied = 0;
-  for (let i = 0; i < PACKED_REGISTER_BYTES; i++) {
-    const byte = packed[i]!;
-    if (byte !== 0) occupied += (byte >> 4 !== 0 ? 1 : 0) + ((byte & 0x0f) !== 0 ? 1 : 0);
-  }
-  if (occupied === 0) return EMPTY;
-  if (2 * occupied >= PACKED_REGISTER_BYTES) return packed.slice();
-  const out = new Uint8Array(2 * occupied);
-  let o = 0;
-  for (let i = 0; i < PACKED_REGISTER_BYTES; i++) {
-    const byte = packed[i]!;
-    if (byte === 0) continue;
-    if (byte >> 4 !== 0) {
-      out[o++] = 2 * i;
-      out[o++] = byte >> 4;
-    }
-    if ((byte & 0x0f) !== 0) {
-      out[o++] = 2 * i + 1;
-      out[o++] = byte & 0x0f;
+  for (let k = at >> 2; k < end >> 2; k++) {
+    if (words[k] === 0) continue;
+    for (let i = 4 * k; i < 4 * k + 4; i++) {
+      const byte = registers[i]!;
+      occupied += (byte >> 4 !== 0 ? 1 : 0) + ((byte & 0x0f) !== 0 ? 1 : 0);
     }
   }
-  return out;
+  if (2 * occupied >= PACKED_REGISTER_BYTES) {
+    w.bin(registers.subarray(at, end));
+    return;
+  }
+  let o = w.binSpace(2 * occupied);
+  const out = w.target;
+  for (let k = at >> 2; k < end >> 2; k++) {
+    if (words[k] === 0) continue;
+    for (let i = 4 * k; i < 4 * k + 4; i++) {
+      const byte = registers[i]!;
+      if (byte >> 4 !== 0) {
+        out[o++] = 2 * (i - at);
+        out[o++] = byte >> 4;
+      }
+      if ((byte & 0x0f) !== 0) {
+        out[o++] = 2 * (i - at) + 1;
+        out[o++] = byte & 0x0f;
+      }
+    }
+  }
 }
 
 /** Decodes and validates one wire record; throws ProtocolError (Oversize / UnsupportedVersion / Malformed). */
@@ -380,7 +435,7 @@ function decodeHeavyKeys(map: Record<string, unknown>, into: HeavyKeys, field: s
 }
 
 /**
- * The wire registers `value` in the table's packed form (see `encodeDistinct`), or null when empty.
+ * The wire registers `value` in the table's packed form (see `writeDistinct`), or null when empty.
  * The packed form is used as is (every nibble is a valid rank); pairs are checked and spread into
  * `scratch`, which is overwritten and returned.
  */

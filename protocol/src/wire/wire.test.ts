@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { encodeFixture, FIXTURE_TOP_K, fixtureSources, fixturesDir } from "../../scripts/gen-wire-fixtures.js";
 import { ProtocolError, ProtocolErrorCode } from "../errors.js";
 import { emptyLogRecord } from "../model.js";
+import { createLineRecord, createParser } from "../parse/index.js";
 import {
   addRecord,
   createPartial,
@@ -42,6 +43,11 @@ function view(p: WindowPartial) {
 
 function typical(): WindowPartial {
   return fixtureSources.find((s) => s.name === "typical")!.build();
+}
+
+/** `bytes` are exactly what msgpackr writes for the values they decode to (the writer's contract). */
+function expectMsgpackrBytes(bytes: Buffer): void {
+  expect(Buffer.compare(Buffer.from(packr.pack(packr.unpack(bytes))), bytes)).toBe(0);
 }
 
 /** Re-encodes a decoded record map after `edit`, bypassing the encoder's guarantees. */
@@ -83,8 +89,9 @@ describe("wire v1 round trip", () => {
       const p = source.build();
       const back = decodePartial(encodePartial(p));
       expect(view(back)).toEqual(view(p));
-      // And it re-encodes to the same bytes.
+      // And it re-encodes to the same bytes, which are msgpackr's for the same values.
       expect(Buffer.compare(encodePartial(back), encodePartial(p))).toBe(0);
+      expectMsgpackrBytes(encodePartial(p));
     },
   );
 
@@ -106,10 +113,49 @@ describe("wire v1 round trip", () => {
         (records) => {
           const p = createPartial({ host: "h".repeat(256), service: "s", windowStartMs: -10_000, windowMs: 1, seq: 7 });
           for (const r of records) addRecord(p, r);
-          expect(view(decodePartial(encodePartial(p)))).toEqual(view(p));
+          const bytes = encodePartial(p);
+          expect(view(decodePartial(bytes))).toEqual(view(p));
+          expectMsgpackrBytes(bytes);
         },
       ),
       { numRuns: 60 },
+    );
+  }, 60_000);
+
+  it("writes what msgpackr writes for the same values (keys held as bytes, non-ASCII, sketch mode)", () => {
+    const parser = createParser("nginx_combined_rt");
+    const rec = createLineRecord();
+    const pathArb = fc.oneof(
+      fc.integer({ min: 0, max: 3000 }).map((n) => `/p/${n}`),
+      fc.string({ unit: "grapheme", maxLength: 300 }).map((s) => `/${s.replace(/[\s"\\?]/g, "_")}`),
+    );
+    const lineArb = fc.tuple(fc.integer({ min: 0, max: 5000 }), pathArb, fc.integer({ min: 100, max: 599 }));
+    fc.assert(
+      fc.property(
+        fc.array(lineArb, { minLength: 1, maxLength: 4000, size: "max" }),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        (entries, bodyBytes) => {
+          const p = createPartial({ host: "web-1", service: "wéb", windowStartMs: 0, windowMs: 10_000, seq: 0 });
+          const log = Buffer.from(
+            entries
+              .map(
+                ([ip, path, status]) =>
+                  `10.1.${ip >> 8}.${ip & 255} - - [01/May/2024:12:00:00 +0000] "GET ${path} HTTP/1.1" ${status} ${bodyBytes} "-" "ua" 0.010 -`,
+              )
+              .join("\n"),
+          );
+          for (let start = 0; start < log.length; ) {
+            let nl = log.indexOf(10, start);
+            if (nl < 0) nl = log.length;
+            if (parser.parse(log, start, nl, rec) === null) addRecord(p, rec);
+            start = nl + 1;
+          }
+          expectMsgpackrBytes(encodePartial(p));
+          // Cut tables (ranked keys) too.
+          expectMsgpackrBytes(encodePartial(p, { maxRecordBytes: 20_000 }));
+        },
+      ),
+      { numRuns: 30 },
     );
   }, 60_000);
 

@@ -1,0 +1,190 @@
+/**
+ * A msgpack writer for the wire encoder. It writes exactly the bytes msgpackr's `pack` writes for the
+ * same values with the wire's options (`useRecords: false`, `variableMapSize: true`): the smallest
+ * header for every map, array, string and bin; integers in their smallest form (positive fixint up to
+ * 0x7f); any other number as float64; strings as UTF-8 with U+FFFD for a lone surrogate. The tests
+ * hold it to that (golden fixtures, and re-packing decoded records with msgpackr).
+ *
+ * Why not msgpackr for encoding: it packs JS values, so a partial first had to become objects — a
+ * string per held key and a small array per IP's registers, 3 000+ allocations per sketch-mode
+ * partial — and encoding cost ~3.5 ms per partial, a third of what the agent spends beyond parsing
+ * (README, design notes). This writes from the tables' own storage. msgpackr still decodes.
+ */
+export class MsgpackWriter {
+  private buf: Buffer;
+  private view: DataView;
+  private pos = 0;
+
+  constructor(initialBytes = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  }
+
+  /** Starts a new record; the buffer is kept (it only grows, to the largest record written). */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** A copy of what was written since `reset`. */
+  toBuffer(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
+  map(entries: number): void {
+    this.header(entries, 0x80, 0xde);
+  }
+
+  array(items: number): void {
+    this.header(items, 0x90, 0xdc);
+  }
+
+  nil(): void {
+    this.room(1);
+    this.buf[this.pos++] = 0xc0;
+  }
+
+  number(value: number): void {
+    this.room(9);
+    const b = this.buf;
+    if (value >>> 0 === value) {
+      if (value < 0x80) b[this.pos++] = value;
+      else if (value < 0x100) {
+        b[this.pos++] = 0xcc;
+        b[this.pos++] = value;
+      } else if (value < 0x10000) {
+        b[this.pos++] = 0xcd;
+        this.view.setUint16(this.pos, value);
+        this.pos += 2;
+      } else {
+        b[this.pos++] = 0xce;
+        this.view.setUint32(this.pos, value);
+        this.pos += 4;
+      }
+    } else if (value >> 0 === value) {
+      if (value >= -0x20) b[this.pos++] = 0x100 + value;
+      else if (value >= -0x80) {
+        b[this.pos++] = 0xd0;
+        b[this.pos++] = value + 0x100;
+      } else if (value >= -0x8000) {
+        b[this.pos++] = 0xd1;
+        this.view.setInt16(this.pos, value);
+        this.pos += 2;
+      } else {
+        b[this.pos++] = 0xd2;
+        this.view.setInt32(this.pos, value);
+        this.pos += 4;
+      }
+    } else {
+      b[this.pos++] = 0xcb;
+      this.view.setFloat64(this.pos, value);
+      this.pos += 8;
+    }
+  }
+
+  str(value: string): void {
+    const length = Buffer.byteLength(value, "utf8");
+    this.strHeader(length);
+    this.room(length);
+    this.pos += this.buf.write(value, this.pos, length, "utf8");
+  }
+
+  /** The string whose characters are the bytes `src[start, end)` (latin1), as msgpack UTF-8 text. */
+  latin1(src: Uint8Array, start: number, end: number): void {
+    let length = end - start;
+    for (let i = start; i < end; i++) if (src[i]! >= 0x80) length++;
+    this.strHeader(length);
+    this.room(length);
+    const b = this.buf;
+    let o = this.pos;
+    if (length === end - start) {
+      for (let i = start; i < end; i++) b[o++] = src[i]!;
+    } else {
+      for (let i = start; i < end; i++) {
+        const c = src[i]!;
+        if (c < 0x80) b[o++] = c;
+        else {
+          b[o++] = (c >> 6) | 0xc0;
+          b[o++] = (c & 0x3f) | 0x80;
+        }
+      }
+    }
+    this.pos = o;
+  }
+
+  bin(bytes: Uint8Array): void {
+    const at = this.binSpace(bytes.length); // first: it may replace the buffer
+    this.buf.set(bytes, at);
+  }
+
+  /**
+   * A bin of `length` bytes that the caller fills: returns where they start in `target` (valid until
+   * the next write).
+   */
+  binSpace(length: number): number {
+    this.room(5 + length);
+    const b = this.buf;
+    if (length < 0x100) {
+      b[this.pos++] = 0xc4;
+      b[this.pos++] = length;
+    } else if (length < 0x10000) {
+      b[this.pos++] = 0xc5;
+      this.view.setUint16(this.pos, length);
+      this.pos += 2;
+    } else {
+      b[this.pos++] = 0xc6;
+      this.view.setUint32(this.pos, length);
+      this.pos += 4;
+    }
+    const at = this.pos;
+    this.pos += length;
+    return at;
+  }
+
+  get target(): Buffer {
+    return this.buf;
+  }
+
+  private strHeader(length: number): void {
+    this.room(5);
+    const b = this.buf;
+    if (length < 0x20) b[this.pos++] = 0xa0 | length;
+    else if (length < 0x100) {
+      b[this.pos++] = 0xd9;
+      b[this.pos++] = length;
+    } else if (length < 0x10000) {
+      b[this.pos++] = 0xda;
+      this.view.setUint16(this.pos, length);
+      this.pos += 2;
+    } else {
+      b[this.pos++] = 0xdb;
+      this.view.setUint32(this.pos, length);
+      this.pos += 4;
+    }
+  }
+
+  private header(count: number, fix: number, wide16: number): void {
+    this.room(5);
+    if (count < 0x10) this.buf[this.pos++] = fix | count;
+    else if (count < 0x10000) {
+      this.buf[this.pos++] = wide16;
+      this.view.setUint16(this.pos, count);
+      this.pos += 2;
+    } else {
+      this.buf[this.pos++] = wide16 + 1;
+      this.view.setUint32(this.pos, count);
+      this.pos += 4;
+    }
+  }
+
+  private room(bytes: number): void {
+    if (this.pos + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + bytes));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
+  }
+}
