@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { describeConfigIssues, kafkaSaslSchema, kafkaSslSchema, readKafkaSsl } from "@rla/protocol";
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { CentralError, CentralErrorCode } from "./errors.js";
 
 export const DEFAULT_KAFKA_BROKERS = "127.0.0.1:19092";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_INFLUX_URL, DEFAULT_KAFKA_BROKERS } from "./endpoints.js";
 import { DeployError, DeployErrorCode } from "./errors.js";
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { describeConfigIssues, kafkaSaslSchema, kafkaSslSchema, readKafkaSsl } from "@rla/protocol";
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { AgentError, AgentErrorCode } from "./errors.js";
 
 export const DEFAULT_TOPIC = "rla-partials";

@@ -8,7 +8,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { EXPRESSION_DATASOURCE_UID, INFLUX_DATASOURCE_TYPE } from "./datasource.js";
 import { GrafanaError, GrafanaErrorCode } from "./errors.js";
 import { expandEnv } from "./interpolate.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { describeConfigIssues, kafkaSaslSchema, readKafkaSsl } from "./kafka-config.js";
 
 describe("shared Kafka config pieces", () => {

@@ -4,7 +4,7 @@
  * and error codes; these are the parts that must read the same in both.
  */
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 
 const filePath = z.string().min(1, "expected a file path");
 

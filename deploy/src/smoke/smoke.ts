@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_INFLUX_DATABASE, DEFAULT_PARTIALS_TOPIC, DEFAULT_RETENTION_POLICY, parseOptions } from "../config.js";
 import { influxQuery, influxRows, quoteIdent } from "../influx.js";
 import { adminClient } from "../kafka.js";

@@ -17,7 +17,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { AgentError, AgentErrorCode } from "../errors.js";
 import { type CommittedState, emptyState } from "../window/state.js";
 

@@ -6,7 +6,7 @@
  * the dashboards are typed with @grafana/schema's `Dashboard`; this catches what types cannot (JSON read from disk,
  * cross-references, geometry).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { INFLUXQL_BACKEND_MACROS, referencedVariables } from "../interpolate.js";
 import { GRID_COLUMNS } from "./panels.js";
 
