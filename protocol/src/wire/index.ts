@@ -225,14 +225,9 @@ function writeHeavyKeys(w: MsgpackWriter, t: HeavyKeys, keep: number): void {
   }
 }
 
-/** Unsigned LEB128 varints of 32-bit counters, as one bin (two passes: its length goes first). */
+/** Unsigned LEB128 varints of 32-bit counters, as one bin. */
 function writeVarints(w: MsgpackWriter, values: Uint32Array): void {
-  let length = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    length += v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
-  }
-  let o = w.binSpace(length);
+  let o = w.startBin(5 * values.length);
   const out = w.target;
   for (let i = 0; i < values.length; i++) {
     let v = values[i]!;
@@ -242,31 +237,21 @@ function writeVarints(w: MsgpackWriter, values: Uint32Array): void {
     }
     out[o++] = v;
   }
+  w.endBin(o);
 }
 
 /**
  * The wire form of the packed registers at `registers[at, at + 128)` (the table's layout: even
  * register in the high nibble, which is also the wire's packed form), as a bin: empty, (index, rank)
- * pairs, or the 128 bytes. `words` is the same memory as 32-bit words: most IPs set few registers,
- * so whole zero words are skipped.
+ * pairs for fewer than 64 set registers, else the 128 bytes. `words` is the same memory as 32-bit
+ * words: most IPs set few registers, so whole zero words are skipped.
  */
 function writeDistinct(w: MsgpackWriter, registers: Uint8Array, words: Uint32Array, at: number): void {
-  const end = at + PACKED_REGISTER_BYTES;
-  let occupied = 0;
-  for (let k = at >> 2; k < end >> 2; k++) {
-    if (words[k] === 0) continue;
-    for (let i = 4 * k; i < 4 * k + 4; i++) {
-      const byte = registers[i]!;
-      occupied += (byte >> 4 !== 0 ? 1 : 0) + ((byte & 0x0f) !== 0 ? 1 : 0);
-    }
-  }
-  if (2 * occupied >= PACKED_REGISTER_BYTES) {
-    w.bin(registers.subarray(at, end));
-    return;
-  }
-  let o = w.binSpace(2 * occupied);
+  // Pairs while they are shorter than the packed form; a word adds at most 16 bytes, hence the slack.
+  const start = w.startBin(PACKED_REGISTER_BYTES + 15);
   const out = w.target;
-  for (let k = at >> 2; k < end >> 2; k++) {
+  let o = start;
+  for (let k = at >> 2; k < (at + PACKED_REGISTER_BYTES) >> 2; k++) {
     if (words[k] === 0) continue;
     for (let i = 4 * k; i < 4 * k + 4; i++) {
       const byte = registers[i]!;
@@ -279,7 +264,13 @@ function writeDistinct(w: MsgpackWriter, registers: Uint8Array, words: Uint32Arr
         out[o++] = byte & 0x0f;
       }
     }
+    if (o - start >= PACKED_REGISTER_BYTES) {
+      out.set(registers.subarray(at, at + PACKED_REGISTER_BYTES), start);
+      o = start + PACKED_REGISTER_BYTES;
+      break;
+    }
   }
+  w.endBin(o);
 }
 
 /** Decodes and validates one wire record; throws ProtocolError (Oversize / UnsupportedVersion / Malformed). */

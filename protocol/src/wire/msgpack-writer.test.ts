@@ -104,6 +104,29 @@ describe("MsgpackWriter writes msgpackr's bytes", () => {
     }
   });
 
+  it("for bins written before their length is known, whatever was reserved", () => {
+    for (const [maxLength, length] of [
+      [10, 0],
+      [200, 200],
+      [300, 255],
+      [300, 256],
+      [70_000, 65_535],
+      [70_000, 65_536],
+      [70_000, 100],
+    ] as const) {
+      const w = new MsgpackWriter(4);
+      w.number(1);
+      let o = w.startBin(maxLength);
+      for (let i = 0; i < length; i++) w.target[o++] = i & 0xff;
+      w.endBin(o);
+      w.number(2);
+      const bytes = Uint8Array.from({ length }, (_, i) => i & 0xff);
+      expect(w.toBuffer().toString("hex")).toBe(
+        Buffer.concat([packr.pack(1), packr.pack(bytes), packr.pack(2)]).toString("hex"),
+      );
+    }
+  });
+
   it("for any mix of values (property)", () => {
     const value = fc.letrec<{ value: Value }>((tie) => ({
       value: fc.oneof(

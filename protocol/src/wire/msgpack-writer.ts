@@ -14,6 +14,9 @@ export class MsgpackWriter {
   private buf: Buffer;
   private view: DataView;
   private pos = 0;
+  /** The bin `startBin` opened: where its header starts and how many bytes were reserved for it. */
+  private openBin = 0;
+  private openBinHeader = 0;
 
   constructor(initialBytes = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -116,16 +119,43 @@ export class MsgpackWriter {
   }
 
   bin(bytes: Uint8Array): void {
-    const at = this.binSpace(bytes.length); // first: it may replace the buffer
-    this.buf.set(bytes, at);
+    this.room(5 + bytes.length);
+    this.binHeader(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
   }
 
   /**
-   * A bin of `length` bytes that the caller fills: returns where they start in `target` (valid until
-   * the next write).
+   * Opens a bin of at most `maxLength` bytes that the caller writes into `target` from the returned
+   * offset, then closes with `endBin` (no other write in between). For bins whose length is only
+   * known once written: no counting pass.
    */
-  binSpace(length: number): number {
-    this.room(5 + length);
+  startBin(maxLength: number): number {
+    const header = binHeaderBytes(maxLength);
+    this.room(header + maxLength);
+    this.openBin = this.pos;
+    this.openBinHeader = header;
+    return this.pos + header;
+  }
+
+  /** Closes the bin `startBin` opened, at `end` (the offset after its last byte); fits its header. */
+  endBin(end: number): void {
+    const at = this.openBin;
+    const reserved = this.openBinHeader;
+    const length = end - at - reserved;
+    const header = binHeaderBytes(length);
+    if (header < reserved) this.buf.copyWithin(at + header, at + reserved, end);
+    this.pos = at;
+    this.binHeader(length);
+    this.pos += length;
+  }
+
+  get target(): Buffer {
+    return this.buf;
+  }
+
+  /** A bin header; the caller made room. */
+  private binHeader(length: number): void {
     const b = this.buf;
     if (length < 0x100) {
       b[this.pos++] = 0xc4;
@@ -139,13 +169,6 @@ export class MsgpackWriter {
       this.view.setUint32(this.pos, length);
       this.pos += 4;
     }
-    const at = this.pos;
-    this.pos += length;
-    return at;
-  }
-
-  get target(): Buffer {
-    return this.buf;
   }
 
   private strHeader(length: number): void {
@@ -187,4 +210,8 @@ export class MsgpackWriter {
     this.buf = grown;
     this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
   }
+}
+
+function binHeaderBytes(length: number): number {
+  return length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
 }
