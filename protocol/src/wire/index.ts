@@ -119,31 +119,20 @@ function writeRecord(p: WindowPartial, keepIps: number, keepUrls: number): void 
   const w = writer;
   w.reset();
   w.map(18);
-  w.str("v");
-  w.number(WIRE_VERSION);
+  numberField(w, "v", WIRE_VERSION);
   w.str("h");
   w.str(p.host);
   w.str("s");
   w.str(p.service);
-  w.str("w");
-  w.number(p.windowStartMs);
-  w.str("wm");
-  w.number(p.windowMs);
-  w.str("q");
-  w.number(p.seq);
-  w.str("n");
-  w.number(p.lines);
-  w.str("r");
-  w.number(p.requests);
-  w.str("b");
-  w.number(p.bytes);
+  numberField(w, "w", p.windowStartMs);
+  numberField(w, "wm", p.windowMs);
+  numberField(w, "q", p.seq);
+  numberField(w, "n", p.lines);
+  numberField(w, "r", p.requests);
+  numberField(w, "b", p.bytes);
   const empty = p.firstEventMs > p.lastEventMs;
-  w.str("t0");
-  if (empty) w.nil();
-  else w.number(p.firstEventMs);
-  w.str("t1");
-  if (empty) w.nil();
-  else w.number(p.lastEventMs);
+  numberField(w, "t0", empty ? null : p.firstEventMs);
+  numberField(w, "t1", empty ? null : p.lastEventMs);
 
   w.str("sc");
   let codes = 0;
@@ -173,12 +162,18 @@ function writeRecord(p: WindowPartial, keepIps: number, keepUrls: number): void 
   }
   w.str("lh");
   w.bin(p.latency.encode());
-  w.str("lm");
-  w.number(p.latencyMissing);
+  numberField(w, "lm", p.latencyMissing);
   w.str("ip");
   writeHeavyKeys(w, p.ips, keepIps);
   w.str("u");
   writeHeavyKeys(w, p.urls, keepUrls);
+}
+
+/** A map entry whose value is a number, or nil. */
+function numberField(w: MsgpackWriter, key: string, value: number | null): void {
+  w.str(key);
+  if (value === null) w.nil();
+  else w.number(value);
 }
 
 /** The table's map with at most `keep` keys (the heaviest); fewer than held means sketch mode. */
@@ -216,10 +211,8 @@ function writeHeavyKeys(w: MsgpackWriter, t: HeavyKeys, keep: number): void {
     }
   }
   if (cms !== null) {
-    w.str("cw");
-    w.number(cms.width);
-    w.str("cd");
-    w.number(cms.depth);
+    numberField(w, "cw", cms.width);
+    numberField(w, "cd", cms.depth);
     w.str("cm");
     writeVarints(w, cms.counts);
   }

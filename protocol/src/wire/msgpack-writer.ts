@@ -38,11 +38,13 @@ export class MsgpackWriter {
   }
 
   map(entries: number): void {
-    this.header(entries, 0x80, 0xde);
+    this.room(5);
+    this.lengthHeader(entries, 0x80, 0x10, NO_TAG, 0xde);
   }
 
   array(items: number): void {
-    this.header(items, 0x90, 0xdc);
+    this.room(5);
+    this.lengthHeader(items, 0x90, 0x10, NO_TAG, 0xdc);
   }
 
   nil(): void {
@@ -154,53 +156,35 @@ export class MsgpackWriter {
     return this.buf;
   }
 
-  /** A bin header; the caller made room. */
-  private binHeader(length: number): void {
+  /**
+   * The smallest header for a `length`: `fixTag | length` below `fixLimit`, else `tag8` (NO_TAG: no
+   * such form) with an 8-bit length, `tag16` with a 16-bit one, or the tag after it with a 32-bit one
+   * (msgpack's layout for str, bin, array and map alike). The caller made room for 5 bytes.
+   */
+  private lengthHeader(length: number, fixTag: number, fixLimit: number, tag8: number, tag16: number): void {
     const b = this.buf;
-    if (length < 0x100) {
-      b[this.pos++] = 0xc4;
+    if (length < fixLimit) b[this.pos++] = fixTag | length;
+    else if (length < 0x100 && tag8 !== NO_TAG) {
+      b[this.pos++] = tag8;
       b[this.pos++] = length;
     } else if (length < 0x10000) {
-      b[this.pos++] = 0xc5;
+      b[this.pos++] = tag16;
       this.view.setUint16(this.pos, length);
       this.pos += 2;
     } else {
-      b[this.pos++] = 0xc6;
+      b[this.pos++] = tag16 + 1;
       this.view.setUint32(this.pos, length);
       this.pos += 4;
     }
+  }
+
+  private binHeader(length: number): void {
+    this.lengthHeader(length, 0, 0, 0xc4, 0xc5);
   }
 
   private strHeader(length: number): void {
     this.room(5);
-    const b = this.buf;
-    if (length < 0x20) b[this.pos++] = 0xa0 | length;
-    else if (length < 0x100) {
-      b[this.pos++] = 0xd9;
-      b[this.pos++] = length;
-    } else if (length < 0x10000) {
-      b[this.pos++] = 0xda;
-      this.view.setUint16(this.pos, length);
-      this.pos += 2;
-    } else {
-      b[this.pos++] = 0xdb;
-      this.view.setUint32(this.pos, length);
-      this.pos += 4;
-    }
-  }
-
-  private header(count: number, fix: number, wide16: number): void {
-    this.room(5);
-    if (count < 0x10) this.buf[this.pos++] = fix | count;
-    else if (count < 0x10000) {
-      this.buf[this.pos++] = wide16;
-      this.view.setUint16(this.pos, count);
-      this.pos += 2;
-    } else {
-      this.buf[this.pos++] = wide16 + 1;
-      this.view.setUint32(this.pos, count);
-      this.pos += 4;
-    }
+    this.lengthHeader(length, 0xa0, 0x20, 0xd9, 0xda);
   }
 
   private room(bytes: number): void {
@@ -211,6 +195,8 @@ export class MsgpackWriter {
     this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
   }
 }
+
+const NO_TAG = -1;
 
 function binHeaderBytes(length: number): number {
   return length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
