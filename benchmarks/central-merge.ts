@@ -15,6 +15,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { createEmitter, createInfluxClient, createMergeEngine, decodeRecord, parseCentralConfig } from "@rla/central";
 import { addRecord, createPartial, emptyLogRecord, encodePartial } from "@rla/protocol";
+import { seededRandom } from "../test/support/fleet-gen.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,21 +40,10 @@ const pinned = spawnSync("taskset", ["-a", "-cp", cpu, String(process.pid)]).sta
 const config = parseCentralConfig({ metrics: { port: 0 } });
 const T0 = Math.floor((Date.now() - 3_600_000) / config.windowMs) * config.windowMs;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Partials in the order agents ship them: window by window, every host. */
 function buildPartials(): Buffer[] {
   const out: Buffer[] = [];
-  const r = rng(42);
+  const r = seededRandom(42);
   const rec = emptyLogRecord();
   for (let w = 0; w < WINDOWS; w++) {
     const start = T0 + w * config.windowMs;

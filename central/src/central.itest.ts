@@ -23,6 +23,7 @@ import { addRecord, createPartial, encodePartial, type LogRecord } from "@rla/pr
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { pack } from "msgpackr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seededRandom } from "../../test/support/fleet-gen.js";
 import { type CentralHandle, startCentral } from "./central.js";
 import { type CentralConfigInput, parseCentralConfig } from "./config.js";
 import { createLogger } from "./logging.js";
@@ -61,19 +62,8 @@ afterAll(async () => {
 
 // ---- data: seeded records, partials built with the protocol API, expected sums computed from the records ----
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function records(seed: number, windowStartMs: number, n: number, status?: number): LogRecord[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   return Array.from({ length: n }, () => {
     const x = r();
     return {

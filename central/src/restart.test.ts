@@ -8,6 +8,7 @@
 import type { WindowPartial } from "@rla/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../test/support/fleet-gen.js";
 import type { AnomalyOptions } from "./detect/index.js";
 import { createEmitter, type Emitter } from "./emit/index.js";
 import { createMergeEngine, type MergeEngine, type MergeOptions } from "./merge/index.js";
@@ -34,18 +35,6 @@ const anomalies: AnomalyOptions = {
 const emitOptions = { windowMs: W, allowedLatenessMs: merge.allowedLatenessMs, topK: 3, anomalies };
 const HISTORY_SPAN = merge.allowedLatenessMs + anomalies.baselineHistoryMs + merge.agentLivenessMs + 2 * W;
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Delivery {
   atMs: number;
   /** A factory, so each run gets its own copy (merging mutates partials). */
@@ -54,7 +43,7 @@ interface Delivery {
 
 /** Three hosts (one also serving "api"), with traffic, planted anomalies, gaps, supplements, duplicates, poison. */
 function scenario(seed: number): Delivery[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const windows = 18;
   const out: Delivery[] = [];
   const hosts = ["web-1", "web-2", "web-3"];
@@ -192,10 +181,10 @@ describe("restart from commit + metadata", () => {
         (scenarioSeed, runSeed, crashes) => {
           const deliveries = scenario(scenarioSeed);
           const reference = new MemoryInflux();
-          run(deliveries, reference, null, rng(runSeed), null, 0);
+          run(deliveries, reference, null, seededRandom(runSeed), null, 0);
 
           const store = new MemoryInflux();
-          const r = rng(runSeed ^ 0x5bd1e995);
+          const r = seededRandom(runSeed ^ 0x5bd1e995);
           let committed: Committed | null = null;
           let clock = 0;
           for (const crash of [...crashes, null]) {

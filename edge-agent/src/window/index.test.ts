@@ -8,6 +8,7 @@ import {
 } from "@rla/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../../test/support/fleet-gen.js";
 import {
   applyDelta,
   type CheckpointDelta,
@@ -163,17 +164,6 @@ describe("Windower: assigning and closing", () => {
 // memory and possibly the commit being written), restarted from checkpoint + outbox, must yield exactly the totals
 // of the run without crashes and of an independent count over the raw lines, with no identity outboxed twice.
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface SimFile {
   lines: string[];
   /** When the web server writes each line (non-decreasing; a late line is written with its neighbours). */
@@ -182,7 +172,7 @@ interface SimFile {
 
 /** Line text: "<timeMs> <status> <bytes>" or garbage; variable lengths so offsets are irregular. */
 function generateFiles(seed: number): SimFile[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const files: SimFile[] = [];
   const count = 1 + Math.floor(random() * 3);
   for (let f = 0; f < count; f++) {
@@ -262,7 +252,7 @@ interface Crash {
  */
 function simulate(seed: number, crashes: Crash[], checkpointEvery: number): WindowPartial[] {
   const files = generateFiles(seed);
-  const random = mulberry32(seed ^ 0x9e3779b9);
+  const random = seededRandom(seed ^ 0x9e3779b9);
   const starts = files.map(({ lines }) => {
     const offsets = [0];
     for (const l of lines) offsets.push(offsets.at(-1)! + l.length + 1);
