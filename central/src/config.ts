@@ -3,12 +3,19 @@
  * each key; unknown keys are rejected; every error names the key path and the expected form. Secrets are never in
  * the file itself: `kafka.sasl.passwordFile | passwordEnv` and `influx.tokenFile | tokenEnv` say where to read one.
  */
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { describeConfigIssues, kafkaSaslSchema, kafkaSslSchema, readKafkaSsl } from "@rla/protocol";
-import { parse as parseYaml } from "yaml";
+import {
+  describeConfigIssues,
+  kafkaSaslSchema,
+  kafkaSslSchema,
+  readConfigFile,
+  readKafkaSsl,
+  readSecret,
+} from "@rla/protocol";
 import * as z from "zod";
 import { CentralError, CentralErrorCode } from "./errors.js";
+
+const badConfig = (message: string) => new CentralError(CentralErrorCode.BadConfig, message);
 
 export const DEFAULT_KAFKA_BROKERS = "127.0.0.1:19092";
 export const DEFAULT_INFLUX_URL = "http://127.0.0.1:18086";
@@ -194,7 +201,7 @@ export interface ConfigOverrides {
 export function parseCentralConfig(input: unknown): CentralConfig {
   const result = centralConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new CentralError(CentralErrorCode.BadConfig, `invalid config: ${describeConfigIssues(result.error)}`);
+  throw badConfig(`invalid config: ${describeConfigIssues(result.error)}`);
 }
 
 function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
@@ -225,56 +232,7 @@ function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): Recor
 
 /** Reads the YAML file (if given), applies flag overrides, validates. */
 export function loadCentralConfig(file: string | undefined, overrides: ConfigOverrides = {}): CentralConfig {
-  let raw: unknown = {};
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (error) {
-      throw new CentralError(
-        CentralErrorCode.BadConfig,
-        `cannot read config file ${file}: ${(error as Error).message}`,
-      );
-    }
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (error) {
-      throw new CentralError(
-        CentralErrorCode.BadConfig,
-        `config file ${file} is not valid YAML: ${(error as Error).message}`,
-      );
-    }
-  }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new CentralError(CentralErrorCode.BadConfig, "invalid config: (root): expected a YAML mapping of keys");
-  }
-  return parseCentralConfig(applyOverrides(raw as Record<string, unknown>, overrides));
-}
-
-function readSecret(
-  source: { file?: string | undefined; env?: string | undefined },
-  keyPath: string,
-  env: NodeJS.ProcessEnv,
-): string | undefined {
-  if (source.env !== undefined) {
-    const value = env[source.env];
-    if (value === undefined || value === "") {
-      throw new CentralError(
-        CentralErrorCode.BadConfig,
-        `invalid config: ${keyPath}Env: environment variable ${source.env} is not set`,
-      );
-    }
-    return value;
-  }
-  if (source.file === undefined) return undefined;
-  try {
-    return readFileSync(source.file, "utf8").replace(/\r?\n$/, "");
-  } catch (error) {
-    throw new CentralError(
-      CentralErrorCode.BadConfig,
-      `invalid config: ${keyPath}File: cannot read ${source.file}: ${(error as Error).message}`,
-    );
-  }
+  return parseCentralConfig(applyOverrides(readConfigFile(file, badConfig), overrides));
 }
 
 /** Secrets resolved from their files / environment variables. Never log this object. */
@@ -287,15 +245,16 @@ export function resolveSecrets(config: CentralConfig, env: NodeJS.ProcessEnv = p
   const sasl = config.kafka.sasl;
   return {
     saslPassword: sasl
-      ? readSecret({ file: sasl.passwordFile, env: sasl.passwordEnv }, "kafka.sasl.password", env)
+      ? readSecret({ file: sasl.passwordFile, env: sasl.passwordEnv }, "kafka.sasl.password", env, badConfig)
       : undefined,
-    influxToken: readSecret({ file: config.influx.tokenFile, env: config.influx.tokenEnv }, "influx.token", env) ?? "",
+    influxToken:
+      readSecret({ file: config.influx.tokenFile, env: config.influx.tokenEnv }, "influx.token", env, badConfig) ?? "",
   };
 }
 
 /** TLS options for kafkajs, with the CA/cert/key files read; the error names the key of an unreadable file. */
 export function resolveSsl(config: CentralConfig): boolean | { ca?: string; cert?: string; key?: string } {
-  return readKafkaSsl(config.kafka.ssl, (message) => new CentralError(CentralErrorCode.BadConfig, message));
+  return readKafkaSsl(config.kafka.ssl, badConfig);
 }
 
 /** The effective config as `validate` prints it: secrets are only said to be found, never shown. */

@@ -3,12 +3,19 @@
  * each key; unknown keys are rejected; every error names the key path and the expected form.
  * Secrets are never in the file itself: `kafka.sasl.passwordFile` or `kafka.sasl.passwordEnv` say where to read one.
  */
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { describeConfigIssues, kafkaSaslSchema, kafkaSslSchema, readKafkaSsl } from "@rla/protocol";
-import { parse as parseYaml } from "yaml";
+import {
+  describeConfigIssues,
+  kafkaSaslSchema,
+  kafkaSslSchema,
+  readConfigFile,
+  readKafkaSsl,
+  readSecret,
+} from "@rla/protocol";
 import * as z from "zod";
 import { AgentError, AgentErrorCode } from "./errors.js";
+
+const badConfig = (message: string) => new AgentError(AgentErrorCode.BadConfig, message);
 
 export const DEFAULT_TOPIC = "rla-partials";
 export const DEFAULT_STATE_DIR = "/var/lib/rla-edge-agent";
@@ -113,7 +120,7 @@ export interface ConfigOverrides {
 export function parseAgentConfig(input: unknown): AgentConfig {
   const result = agentConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new AgentError(AgentErrorCode.BadConfig, `invalid config: ${describeConfigIssues(result.error)}`);
+  throw badConfig(`invalid config: ${describeConfigIssues(result.error)}`);
 }
 
 function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): Record<string, unknown> {
@@ -133,56 +140,19 @@ function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): Recor
 
 /** Reads the YAML file (if given), applies flag overrides, validates. */
 export function loadAgentConfig(file: string | undefined, overrides: ConfigOverrides = {}): AgentConfig {
-  let raw: unknown = {};
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (error) {
-      throw new AgentError(AgentErrorCode.BadConfig, `cannot read config file ${file}: ${(error as Error).message}`);
-    }
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (error) {
-      throw new AgentError(
-        AgentErrorCode.BadConfig,
-        `config file ${file} is not valid YAML: ${(error as Error).message}`,
-      );
-    }
-  }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new AgentError(AgentErrorCode.BadConfig, "invalid config: (root): expected a YAML mapping of keys");
-  }
-  return parseAgentConfig(applyOverrides(raw as Record<string, unknown>, overrides));
+  return parseAgentConfig(applyOverrides(readConfigFile(file, badConfig), overrides));
 }
 
 /** The SASL password, read from its file or environment variable; the error names the key that points at it. */
 export function resolveSaslPassword(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const sasl = config.kafka.sasl;
   if (!sasl) return undefined;
-  if (sasl.passwordEnv !== undefined) {
-    const value = env[sasl.passwordEnv];
-    if (value === undefined || value === "") {
-      throw new AgentError(
-        AgentErrorCode.BadConfig,
-        `invalid config: kafka.sasl.passwordEnv: environment variable ${sasl.passwordEnv} is not set`,
-      );
-    }
-    return value;
-  }
-  try {
-    return readFileSync(sasl.passwordFile as string, "utf8").replace(/\r?\n$/, "");
-  } catch (error) {
-    throw new AgentError(
-      AgentErrorCode.BadConfig,
-      `invalid config: kafka.sasl.passwordFile: cannot read ${sasl.passwordFile}: ${(error as Error).message}`,
-    );
-  }
+  return readSecret({ file: sasl.passwordFile, env: sasl.passwordEnv }, "kafka.sasl.password", env, badConfig);
 }
 
 /** TLS options for kafkajs, with the CA/cert/key files read; the error names the key of an unreadable file. */
 export function resolveSsl(config: AgentConfig): boolean | { ca?: string; cert?: string; key?: string } {
-  return readKafkaSsl(config.kafka.ssl, (message) => new AgentError(AgentErrorCode.BadConfig, message));
+  return readKafkaSsl(config.kafka.ssl, badConfig);
 }
 
 /**

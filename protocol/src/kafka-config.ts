@@ -1,10 +1,61 @@
 /**
- * The config pieces the agent and central share: how a Kafka client's TLS and SASL are written in YAML, how a zod
- * failure is turned into `key.path: expected …` lines, and reading the TLS files. Each package keeps its own schema
- * and error codes; these are the parts that must read the same in both.
+ * The config pieces the agent and central share: reading the YAML file, how a Kafka client's TLS and SASL are written
+ * in it, how a zod failure is turned into `key.path: expected …` lines, and reading the TLS and secret files. Each
+ * package keeps its own schema and error codes (`fail` builds the caller's config error from a message); these are
+ * the parts that must read the same in both.
  */
 import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import * as z from "zod";
+
+/** Builds the caller's config error (exit 2 in both CLIs) from a message that names the file or key. */
+export type ConfigErrorFactory = (message: string) => Error;
+
+/** The mapping of keys in the YAML `file`, or {} without a file (flags and defaults only). */
+export function readConfigFile(file: string | undefined, fail: ConfigErrorFactory): Record<string, unknown> {
+  if (file === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw fail(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (error) {
+    throw fail(`config file ${file} is not valid YAML: ${(error as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw fail("invalid config: (root): expected a YAML mapping of keys");
+  }
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * A secret from the environment variable `source.env` or else the file `source.file` (one trailing newline
+ * dropped); undefined when neither is configured. Errors name the key: `${keyPath}Env` / `${keyPath}File`.
+ */
+export function readSecret(
+  source: { file?: string | undefined; env?: string | undefined },
+  keyPath: string,
+  env: NodeJS.ProcessEnv,
+  fail: ConfigErrorFactory,
+): string | undefined {
+  if (source.env !== undefined) {
+    const value = env[source.env];
+    if (value === undefined || value === "") {
+      throw fail(`invalid config: ${keyPath}Env: environment variable ${source.env} is not set`);
+    }
+    return value;
+  }
+  if (source.file === undefined) return undefined;
+  try {
+    return readFileSync(source.file, "utf8").replace(/\r?\n$/, "");
+  } catch (error) {
+    throw fail(`invalid config: ${keyPath}File: cannot read ${source.file}: ${(error as Error).message}`);
+  }
+}
 
 const filePath = z.string().min(1, "expected a file path");
 
@@ -59,7 +110,7 @@ export function describeConfigIssues(error: z.ZodError): string {
  */
 export function readKafkaSsl(
   ssl: KafkaSslConfig,
-  fail: (message: string) => Error,
+  fail: ConfigErrorFactory,
 ): boolean | { ca?: string; cert?: string; key?: string } {
   if (typeof ssl === "boolean") return ssl;
   const read = (key: "caFile" | "certFile" | "keyFile"): string | undefined => {
