@@ -313,28 +313,24 @@ export function statusClassOf(code: number): StatusClass {
 function scanCandidates(ips: HeavyKeys, limit: number, minDistinctUrls: number): ScanCandidate[] {
   if (limit <= 0) return [];
   const notFound = ips.notFound!;
-  // The best `limit` by (distinct desc, 404s desc, ip asc), kept in order by insertion: most IPs lose to the last
-  // one on their estimate alone, so no object is made and no key compared for them.
   const ids: number[] = [];
   const distinct: number[] = [];
-  const before = (id: number, d: number, other: number) =>
-    distinct[other]! - d ||
-    notFound[ids[other]!]! - notFound[id]! ||
-    compareStrings(ips.keyOf(id), ips.keyOf(ids[other]!));
   for (let id = 0; id < ips.size; id++) {
     const d = ips.distinctEstimateOf(id);
     if (d < minDistinctUrls) continue;
-    if (ids.length === limit && before(id, d, limit - 1) >= 0) continue;
-    let at = ids.length === limit ? limit - 1 : ids.length;
-    while (at > 0 && before(id, d, at - 1) < 0) {
-      ids[at] = ids[at - 1]!;
-      distinct[at] = distinct[at - 1]!;
-      at--;
-    }
-    ids[at] = id;
-    distinct[at] = d;
+    ids.push(id);
+    distinct.push(d);
   }
-  return ids.map((id, i) => ({ ip: ips.keyOf(id), distinctUrls: distinct[i]!, notFound: notFound[id]! }));
+  // One sort by (distinct desc, 404s desc, ip asc): central asks for every held IP (limit = the table's capacity),
+  // which an insertion into a sorted list made quadratic. Keys are made only for ties and for what is returned.
+  const keys: (string | undefined)[] = [];
+  const keyAt = (i: number) => (keys[i] ??= ips.keyOf(ids[i]!));
+  const order = ids.map((_, i) => i);
+  order.sort(
+    (a, b) =>
+      distinct[b]! - distinct[a]! || notFound[ids[b]!]! - notFound[ids[a]!]! || compareStrings(keyAt(a), keyAt(b)),
+  );
+  return order.slice(0, limit).map((i) => ({ ip: keyAt(i), distinctUrls: distinct[i]!, notFound: notFound[ids[i]!]! }));
 }
 
 function countMethod(p: WindowPartial, method: string, n: number): void {
