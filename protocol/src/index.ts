@@ -1,5 +1,5 @@
+export * from "./config.js";
 export * from "./errors.js";
-export * from "./kafka-config.js";
 export * from "./model.js";
 export * from "./parse/index.js";
 export * from "./partial/index.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as z from "zod";
-import { describeConfigIssues, kafkaSaslSchema, readConfigFile, readKafkaSsl, readSecret } from "./kafka-config.js";
+import { describeConfigIssues, kafkaSaslSchema, readConfigFile, readKafkaSsl, readSecret } from "./config.js";
 
 class TestConfigError extends Error {}
 const fail = (message: string) => new TestConfigError(message);
@@ -14,7 +14,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-describe("shared Kafka config pieces", () => {
+describe("shared config pieces", () => {
   it("names each bad key by its path and each unknown key on its own", () => {
     const schema = z.strictObject({
       kafka: z.strictObject({ brokers: z.array(z.string().regex(/:/, 'expected "host:port"')) }),
